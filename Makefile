@@ -1,0 +1,48 @@
+# The one command surface: README and CI call these targets.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DOCS ?= examples/docs
+
+.PHONY: install up test lint typecheck unit integration e2e bench clean
+
+# A fresh machine needs nothing but Python 3.11: this builds the virtualenv from pyproject.toml
+# (torch is pinned to the 2.13.0 CPU build so pip never pulls a multi-GB CUDA wheel).
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Start the embedded stack and ingest a folder (DOCS=path to choose another); Ctrl-C stops it.
+up: install
+	$(BIN)/ragstream up --ingest $(DOCS)
+
+## Lint, type-check and run every test tier (what CI runs).
+test: install lint typecheck
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+## Ingestion benchmark: streaming vs in-process vs raw embedder, side by side.
+bench: install
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .ragstream .pytest_cache .mypy_cache .ruff_cache

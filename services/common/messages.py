@@ -1,0 +1,144 @@
+"""Typed messages, GENERATED from schemas/*.avsc by `python -m schemas.codegen`. Do not edit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AvroRecord(BaseModel):
+    """Base of every generated record; ``avro_name`` names its schema."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    avro_name: ClassVar[str]
+
+
+Operation = Literal["UPSERT", "DELETE"]
+
+
+class ChunkCreated(AvroRecord):
+    "One chunk of one document version on docs.chunks, keyed by doc_id. A DELETE carries no text and chunk_count 0: it travels the same topics so it stays ordered after the document's upserts."
+
+    avro_name: ClassVar[str] = "ragstream.ChunkCreated"
+
+    tenant: str
+    doc_id: str
+    version: str
+    operation: Operation
+    chunk_id: str
+    ordinal: int
+    chunk_count: int
+    text: str
+    text_sha256: str
+    token_count: int = 0
+    page: int | None = None
+    section: str | None = None
+    source_uri: str
+    filename: str
+    title: str = ""
+    content_type: str = ""
+    submitted_at: datetime
+
+
+class ChunkEmbedded(AvroRecord):
+    "A chunk with its vector on docs.embedded. model and dim are recorded so an index version knows what it holds."
+
+    avro_name: ClassVar[str] = "ragstream.ChunkEmbedded"
+
+    chunk: ChunkCreated
+    vector: list[float]
+    model: str
+    dim: int
+
+
+class DocumentIndexed(AvroRecord):
+    "A document version is fully queryable (or fully removed, for a DELETE), on docs.indexed. May arrive more than once: consumers treat it as idempotent."
+
+    avro_name: ClassVar[str] = "ragstream.DocumentIndexed"
+
+    tenant: str
+    doc_id: str
+    version: str
+    operation: Operation
+    source_uri: str
+    title: str = ""
+    chunk_count: int
+    collection: str
+    indexed_at: datetime
+
+
+class DocumentParsed(AvroRecord):
+    "A parsed document on docs.parsed. The sections (text, page, title) are a JSON blob in the blob store; version is the sha256 of the source bytes."
+
+    avro_name: ClassVar[str] = "ragstream.DocumentParsed"
+
+    tenant: str
+    doc_id: str
+    version: str
+    operation: Operation
+    source_uri: str
+    filename: str
+    title: str = ""
+    content_type: str = ""
+    sections_uri: str | None = None
+    page_count: int | None = None
+    section_count: int = 0
+    char_count: int = 0
+    submitted_at: datetime
+
+
+class DocumentSubmitted(AvroRecord):
+    "A document to (re)index or delete, on docs.ingest, keyed by doc_id. The bytes stay in the blob store (claim check); this record carries their URI and sha256."
+
+    avro_name: ClassVar[str] = "ragstream.DocumentSubmitted"
+
+    tenant: str
+    doc_id: str
+    source_uri: str
+    filename: str
+    operation: Operation = "UPSERT"
+    blob_uri: str | None = None
+    sha256: str | None = None
+    size_bytes: int = 0
+    content_type: str | None = None
+    submitted_at: datetime
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+EntityLabel = Literal["Person", "Organization", "Location", "Concept", "Product"]
+
+
+class EntityMention(AvroRecord):
+    "Avro record ragstream.EntityMention."
+
+    avro_name: ClassVar[str] = "ragstream.EntityMention"
+
+    name: str
+    label: EntityLabel
+
+
+RelationType = Literal["WORKS_FOR", "LOCATED_IN", "RELATES_TO", "PART_OF"]
+
+
+class RelationMention(AvroRecord):
+    "Avro record ragstream.RelationMention."
+
+    avro_name: ClassVar[str] = "ragstream.RelationMention"
+
+    source: EntityMention
+    type: RelationType
+    target: EntityMention
+
+
+class GraphExtracted(AvroRecord):
+    "Entities and relations one chunk states, on docs.graph, restricted to the declared labels and relation types."
+
+    avro_name: ClassVar[str] = "ragstream.GraphExtracted"
+
+    chunk: ChunkCreated
+    entities: list[EntityMention]
+    relations: list[RelationMention]
+    extractor: str

@@ -1,0 +1,87 @@
+"""One settings tree for every service. Only entrypoints call ``Settings()`` (which reads the
+environment, prefix ``RAGSTREAM_``, nested with ``__``); everything else receives the object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.cwd() / ".ragstream"
+
+
+class KafkaSettings(BaseModel):
+    # None = embedded: start Tansu on a free loopback port. A URL = an external Kafka, nothing else changes.
+    bootstrap: str | None = None
+    schema_registry_url: str | None = None
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # Tansu joins a new group after ~session.timeout.ms/2; short timeouts keep dev start-up quick.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+    max_poll_records: int = 256
+    client_id: str = "ragstream"
+    topic_prefix: str = ""  # keeps parallel stacks (and tests) apart on one broker
+
+
+class StoreSettings(BaseModel):
+    qdrant_url: str | None = None  # None = embedded qdrant-edge on disk
+    qdrant_api_key: SecretStr | None = None
+    neo4j_uri: str | None = None  # None = embedded FalkorDB child process
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr("neo4j")
+    falkordb_url: str | None = None  # redis://host:port of an already running FalkorDB
+    collection_alias: str = "chunks"
+
+
+class ModelSettings(BaseModel):
+    embeddings_url: str | None = None  # OpenAI-compatible /v1/embeddings; None = in-process
+    embeddings_model: str = "all-MiniLM-L6-v2"
+    embeddings_dim: int = 384  # only read for a remote server; in-process reads it off the model
+    embeddings_api_key: SecretStr | None = None
+    embed_batch_size: int = Field(default=64, ge=1)
+    chunk_max_tokens: int = Field(default=256, ge=32)
+    chunk_overlap_tokens: int = Field(default=32, ge=0)
+
+
+class PipelineSettings(BaseModel):
+    max_document_bytes: int = 512 * 1024 * 1024
+    retry_attempts: int = Field(default=4, ge=1)
+    retry_base_delay_s: float = 0.2
+    retry_max_delay_s: float = 5.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAGSTREAM_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    tenant: str = "default"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 0  # 0 = any free port; the chosen one is written to the run file
+    kafka: KafkaSettings = KafkaSettings()
+    stores: StoreSettings = StoreSettings()
+    models: ModelSettings = ModelSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def run_file(self) -> Path:
+        """Written by ``ragstream up``: where the running stack listens, read by the other commands."""
+        return self.home / "run.json"
+
+    def masked(self) -> dict[str, Any]:
+        """A dump safe for logs: secrets stay masked."""
+        return self.model_dump(mode="json")

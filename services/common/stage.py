@@ -1,0 +1,200 @@
+"""What every pipeline stage shares: decode → handle → publish, with bounded retries for transient
+errors and a dead-letter topic for poison, then (only then) the offset is committed.
+
+A dead letter keeps the original key, value and headers byte for byte, plus ``x-dlq-*`` headers that
+say what failed, where and why; ``ragstream dlq replay`` sends it back to its source topic unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import structlog
+from confluent_kafka import Message
+from faststream.confluent import KafkaBroker
+from prometheus_client import Counter, Histogram
+
+from services.common.codec import Codec, CodecError
+from services.common.messages import AvroRecord
+from services.common.settings import KafkaSettings, PipelineSettings
+from topics import TopicNames, TopicSpec
+
+log = structlog.get_logger("ragstream.stage")
+
+R = TypeVar("R", bound=AvroRecord)
+
+MESSAGES = Counter("ragstream_messages_total", "Messages handled per stage and outcome", ["stage", "outcome"])
+HANDLE_SECONDS = Histogram("ragstream_handle_seconds", "Handler time per message or batch", ["stage"])
+DLQ_HEADER_PREFIX = "x-dlq-"
+
+
+class PoisonMessage(Exception):
+    """Input that can never succeed (corrupt file, unsupported type, ...): dead-letter it, never retry."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming(Generic[R]):
+    raw: Message
+    record: R
+
+
+def _headers(raw: Message) -> list[tuple[str, bytes]]:
+    return [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in (raw.headers() or [])]
+
+
+class StageContext:
+    """The shared runtime one stage needs: codec, topic names, broker for publishing, retry policy."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        codec: Codec,
+        names: TopicNames,
+        policy: PipelineSettings,
+        kafka: KafkaSettings,
+    ) -> None:
+        self.broker = broker
+        self.codec = codec
+        self.names = names
+        self.policy = policy
+        self.kafka = kafka
+
+    def subscriber_options(self, group: str, batch: bool = False) -> dict[str, Any]:
+        """Options every stage subscriber shares: a named group, earliest reset, commit only after
+        handling (at least once), nack (seek back) if the handler itself crashes."""
+        from faststream import AckPolicy
+
+        options: dict[str, Any] = {
+            "group_id": group,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": self.kafka.session_timeout_ms,
+            "heartbeat_interval_ms": self.kafka.heartbeat_interval_ms,
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "partition_assignment_strategy": ("range",),
+        }
+        if batch:
+            options |= {"batch": True, "max_records": self.kafka.max_poll_records}
+        return options
+
+    # -- publishing ---------------------------------------------------------------------------
+    async def publish(self, spec: TopicSpec, record: AvroRecord, key: str) -> None:
+        topic = self.names(spec)
+        await self.broker.publish(self.codec.encode(record, topic), topic, key=key.encode())
+
+    async def publish_many(
+        self, spec: TopicSpec, records: Iterable[tuple[str, AvroRecord]], window: int = 500
+    ) -> None:
+        """Publish and wait for every delivery report; ``window`` bounds what is in flight."""
+        pending: list[Awaitable[Any]] = []
+        for key, record in records:
+            pending.append(self.publish(spec, record, key))
+            if len(pending) >= window:
+                await asyncio.gather(*pending)
+                pending.clear()
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def dead_letter(self, stage: str, spec: TopicSpec, raw: Message, exc: BaseException, attempts: int) -> None:
+        reason = exc.reason if isinstance(exc, PoisonMessage) else type(exc).__name__
+        extra = {
+            "reason": reason,
+            "error": f"{type(exc).__name__}: {exc}"[:4000],
+            "stage": stage,
+            "topic": str(raw.topic()),
+            "partition": str(raw.partition()),
+            "offset": str(raw.offset()),
+            "attempts": str(attempts),
+            "failed-at": datetime.now(UTC).isoformat(),
+        }
+        headers = [h for h in _headers(raw) if not h[0].startswith(DLQ_HEADER_PREFIX)]
+        headers += [(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in extra.items()]
+        topic = self.names.dlq(spec)
+        # FastStream's publish takes str headers; go to the producer for raw bytes headers.
+        await self.broker.publish(
+            raw.value() or b"", topic, key=raw.key(), headers={k: v.decode("utf-8", "replace") for k, v in headers}
+        )
+        MESSAGES.labels(stage, "dead_letter").inc()
+        log.warning("dead-lettered", stage=stage, dlq=topic, reason=reason, error=extra["error"][:300],
+                    partition=raw.partition(), offset=raw.offset())
+
+    # -- consuming ----------------------------------------------------------------------------
+    def decode(self, spec: TopicSpec, raw: Message) -> R:
+        value = raw.value()
+        if value is None:
+            raise CodecError("empty message value")
+        return self.codec.decode(value, spec.value, str(raw.topic()))  # type: ignore[return-value]
+
+    async def _with_retries(self, stage: str, work: Callable[[], Awaitable[None]]) -> tuple[BaseException | None, int]:
+        delay = self.policy.retry_base_delay_s
+        for attempt in range(1, self.policy.retry_attempts + 1):
+            try:
+                await work()
+                return None, attempt
+            except PoisonMessage as exc:
+                return exc, attempt
+            except Exception as exc:  # transient until proven otherwise: retry, bounded
+                if attempt == self.policy.retry_attempts:
+                    return exc, attempt
+                MESSAGES.labels(stage, "retry").inc()
+                log.warning("retrying", stage=stage, attempt=attempt, error=f"{type(exc).__name__}: {exc}"[:300])
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.policy.retry_max_delay_s)
+        raise AssertionError("unreachable")
+
+    async def handle_one(
+        self, stage: str, spec: TopicSpec, raw: Message, handler: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            record = self.decode(spec, raw)
+        except CodecError as exc:
+            await self.dead_letter(stage, spec, raw, PoisonMessage("undecodable", str(exc)), 1)
+            return
+        error, attempts = await self._with_retries(stage, lambda: handler(record))
+        if error is not None:
+            await self.dead_letter(stage, spec, raw, error, attempts)
+        else:
+            MESSAGES.labels(stage, "ok").inc()
+        HANDLE_SECONDS.labels(stage).observe(time.perf_counter() - started)
+
+    async def handle_batch(
+        self,
+        stage: str,
+        spec: TopicSpec,
+        raws: Sequence[Message],
+        handler: Callable[[list[Any]], Awaitable[None]],
+    ) -> None:
+        """Decode all (poison ones dead-lettered alone), handle the rest as one batch; if the batch
+        keeps failing, retry message by message so one bad record cannot sink its neighbours."""
+        started = time.perf_counter()
+        good: list[tuple[Message, Any]] = []
+        for raw in raws:
+            try:
+                good.append((raw, self.decode(spec, raw)))
+            except CodecError as exc:
+                await self.dead_letter(stage, spec, raw, PoisonMessage("undecodable", str(exc)), 1)
+        if good:
+            error, _ = await self._with_retries(stage, lambda: handler([rec for _, rec in good]))
+            if error is None:
+                MESSAGES.labels(stage, "ok").inc(len(good))
+            elif len(good) == 1:
+                await self.dead_letter(stage, spec, good[0][0], error, self.policy.retry_attempts)
+            else:
+                log.warning("batch failed; isolating", stage=stage, size=len(good), error=str(error)[:300])
+                for raw, rec in good:
+                    one_error, attempts = await self._with_retries(stage, lambda rec=rec: handler([rec]))
+                    if one_error is not None:
+                        await self.dead_letter(stage, spec, raw, one_error, attempts)
+                    else:
+                        MESSAGES.labels(stage, "ok").inc()
+        HANDLE_SECONDS.labels(stage).observe(time.perf_counter() - started)

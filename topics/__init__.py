@@ -1,0 +1,74 @@
+"""The topic registry: every Kafka topic the platform uses, with its key, value schema and DLQ.
+
+Services never write topic-name strings; they take a ``TopicSpec`` from here and resolve its name
+through ``TopicNames`` (which adds an optional prefix, so tests and parallel stacks stay apart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.messages import (
+    AvroRecord,
+    ChunkCreated,
+    ChunkEmbedded,
+    DocumentIndexed,
+    DocumentParsed,
+    DocumentSubmitted,
+    GraphExtracted,
+)
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    value: type[AvroRecord]
+    key: str
+    description: str
+    dlq: bool = True
+
+
+INGEST = TopicSpec("docs.ingest", DocumentSubmitted, "doc_id", "documents to index or delete (claim check)")
+PARSED = TopicSpec("docs.parsed", DocumentParsed, "doc_id", "parsed documents (sections in the blob store)")
+CHUNKS = TopicSpec("docs.chunks", ChunkCreated, "doc_id", "token-sized chunks; the replay source of a reindex")
+EMBEDDED = TopicSpec("docs.embedded", ChunkEmbedded, "doc_id", "chunks with their vectors")
+GRAPH = TopicSpec("docs.graph", GraphExtracted, "doc_id", "entities and relations per chunk")
+INDEXED = TopicSpec("docs.indexed", DocumentIndexed, "doc_id", "a document version is queryable", dlq=False)
+
+INGESTION: tuple[TopicSpec, ...] = (INGEST, PARSED, CHUNKS, EMBEDDED, GRAPH, INDEXED)
+ALL: tuple[TopicSpec, ...] = INGESTION
+
+
+def by_name(name: str) -> TopicSpec:
+    for spec in ALL:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no topic {name!r} in the registry; known: {', '.join(s.name for s in ALL)}")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """Resolves registry entries to the names on the broker."""
+
+    prefix: str = ""
+
+    def __call__(self, spec: TopicSpec) -> str:
+        return self.prefix + spec.name
+
+    def dlq(self, spec: TopicSpec) -> str:
+        return self.prefix + spec.name + DLQ_SUFFIX
+
+    def all_names(self, specs: tuple[TopicSpec, ...] = ALL) -> list[str]:
+        names = []
+        for spec in specs:
+            names.append(self(spec))
+            if spec.dlq:
+                names.append(self.dlq(spec))
+        return names
+
+    def spec_of(self, broker_name: str) -> TopicSpec:
+        """The registry entry behind a broker topic name (a DLQ name gives its source topic)."""
+        bare = broker_name.removeprefix(self.prefix).removesuffix(DLQ_SUFFIX)
+        return by_name(bare)
