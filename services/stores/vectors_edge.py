@@ -1,0 +1,328 @@
+"""``VectorIndex`` on qdrant-edge: the Qdrant engine in-process, one shard directory per collection.
+
+Layout under ``root``::
+
+    root/aliases.json              {"alias": "collection", ...}, replaced atomically
+    root/<collection>/             the edge shard (edge_config.json, wal/, segments/)
+    root/<collection>/collection.json   {"size": N, "distance": "cosine"}: marks a finished collection
+
+The edge API is synchronous, so every call runs in ``asyncio.to_thread``. A shard is opened once per
+process (its WAL holds a file lock; a second open fails), and each shard has one ``threading.Lock``
+taken *inside* the worker thread, so a cancelled awaiter can never let two calls overlap on a shard.
+Writes go through the shard's WAL, so they survive ``close()`` and even a crash without ``optimize``;
+``optimize`` only reorganises segments (and builds HNSW once a segment is past the indexing threshold).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import qdrant_edge as qe
+
+from services.stores.ports import Filter, VectorHit, VectorPoint
+
+# Fixed namespace so every adapter (and every process) maps a chunk to the same point id.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ragstream:chunk")
+
+# Payload keys the pipeline filters on; they get keyword indexes. ``tenant`` is flagged as the tenant
+# key so Qdrant co-locates each tenant's points.
+INDEXED_KEYS: tuple[str, ...] = ("tenant", "doc_id", "version")
+TENANT_KEY = "tenant"
+
+_META_FILE = "collection.json"
+_ALIASES_FILE = "aliases.json"
+# A name becomes a directory: keep it to one safe path component.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+T = TypeVar("T")
+
+
+class CollectionNotFoundError(LookupError):
+    """Raised (by both vector adapters) when a name is neither a collection nor an alias."""
+
+
+def point_id(chunk_id: str) -> str:
+    """The point id of a chunk: uuid5 of its stable id, so re-upserting a chunk replaces it."""
+    return str(uuid.uuid5(NAMESPACE, chunk_id))
+
+
+def check_name(name: str, what: str = "collection") -> str:
+    """Reject names that are not a single safe path component (they become directories here)."""
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"invalid {what} name {name!r}: use letters, digits, '_', '-', '.' (max 128)")
+    return name
+
+
+def require_filter(must: Filter, must_not: Filter | None) -> None:
+    """Deleting with an empty filter would wipe the collection; that is never what a caller means."""
+    if not must and not must_not:
+        raise ValueError("refusing to delete with an empty filter; drop the collection instead")
+
+
+def _edge_filter(must: Filter | None, must_not: Filter | None = None) -> qe.Filter | None:
+    """Exact keyword matches: all of ``must`` hold, none of ``must_not``."""
+    if not must and not must_not:
+        return None
+    return qe.Filter(
+        must=[qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in (must or {}).items()],
+        must_not=[
+            qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in (must_not or {}).items()
+        ],
+    )
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    """Temp file in the same directory + fsync + os.replace: readers see the old or the new file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class _Shard:
+    shard: qe.EdgeShard
+    size: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
+
+
+class EdgeVectorIndex:
+    """``VectorIndex`` over qdrant-edge shards under ``root`` (cosine distance, keyword filters)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._shards: dict[str, _Shard] = {}
+        # Guards ``_shards``, shard creation/opening and the alias file; taken in worker threads only.
+        self._registry = threading.Lock()
+        self._aliases: dict[str, str] = self._read_aliases()
+
+    # ----------------------------------------------------------------- VectorIndex
+
+    async def ensure_collection(self, name: str, size: int) -> None:
+        """Create the collection's shard, or open it and check it holds vectors of ``size``."""
+        await asyncio.to_thread(self._ensure_collection, check_name(name), size)
+
+    async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        if not points:
+            return
+
+        def upsert(shard: _Shard) -> None:
+            edge_points = [self._edge_point(p, shard.size) for p in points]
+            shard.shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+        await self._run(collection, upsert)
+
+    async def search(
+        self, collection: str, vector: Sequence[float], limit: int, must: Filter
+    ) -> list[VectorHit]:
+        def search(shard: _Shard) -> list[qe.ScoredPoint]:
+            request = qe.QueryRequest(
+                limit=limit,
+                query=qe.Query.Nearest(self._vector(vector, shard.size)),
+                filter=_edge_filter(must),
+                with_payload=True,
+            )
+            return shard.shard.query(request)
+
+        scored = await self._run(collection, search)
+        return [
+            VectorHit(
+                chunk_id=str((p.payload or {}).get("chunk_id", p.id)), score=p.score, payload=p.payload or {}
+            )
+            for p in scored
+        ]
+
+    async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int:
+        request = qe.CountRequest(exact=True, filter=_edge_filter(must, must_not))
+        return await self._run(collection, lambda shard: shard.shard.count(request))
+
+    async def delete(self, collection: str, must: Filter, must_not: Filter | None = None) -> None:
+        require_filter(must, must_not)
+        edge_filter = _edge_filter(must, must_not)
+        assert edge_filter is not None
+        operation = qe.UpdateOperation.delete_points_by_filter(edge_filter)
+        await self._run(collection, lambda shard: shard.shard.update(operation))
+
+    async def set_alias(self, alias: str, collection: str) -> None:
+        """Point ``alias`` at an existing collection (not at an alias), replacing any old target."""
+        await asyncio.to_thread(self._set_alias, check_name(alias, "alias"), collection)
+
+    async def resolve(self, name: str) -> str | None:
+        """The collection behind an alias, ``name`` itself if it is a collection, else None."""
+        return await asyncio.to_thread(self._resolve, name)
+
+    async def collections(self) -> list[str]:
+        return await asyncio.to_thread(self._collections)
+
+    async def close(self) -> None:
+        """Flush and close every open shard; the index can be used again (shards reopen lazily)."""
+        await asyncio.to_thread(self._close_all)
+
+    # ----------------------------------------------------------------- edge-only
+
+    async def optimize(self, collection: str) -> bool:
+        """Merge segments and build HNSW after a bulk load (edge runs no background optimizer).
+
+        Returns True if anything was rebuilt. Blocks the shard while it runs: seconds per 10k vectors.
+        """
+        return await self._run(collection, lambda shard: shard.shard.optimize())
+
+    # ----------------------------------------------------------------- internals
+
+    async def _run(self, name: str, call: Callable[[_Shard], T]) -> T:
+        """Open the shard behind ``name`` and run ``call`` on it under its lock, in one worker thread."""
+
+        def work() -> T:
+            while True:
+                shard = self._open(name)
+                with shard.lock:
+                    if not shard.closed:  # else close() won the race: loop and reopen
+                        return call(shard)
+
+        return await asyncio.to_thread(work)
+
+    def _edge_point(self, point: VectorPoint, size: int) -> qe.Point:
+        payload = {**point.payload, "chunk_id": point.chunk_id}
+        return qe.Point(point_id(point.chunk_id), self._vector(point.vector, size), payload)
+
+    @staticmethod
+    def _vector(vector: Sequence[float], size: int) -> list[float]:
+        values = [float(x) for x in vector]
+        if len(values) != size:
+            raise ValueError(f"vector has {len(values)} dimensions, the collection holds {size}")
+        return values
+
+    def _path(self, collection: str) -> Path:
+        return self.root / collection
+
+    def _is_collection(self, name: str) -> bool:
+        return _NAME_RE.fullmatch(name) is not None and (self._path(name) / _META_FILE).is_file()
+
+    def _resolve(self, name: str) -> str | None:
+        target = self._aliases.get(name)
+        if target is not None:
+            return target if self._is_collection(target) else None
+        return name if self._is_collection(name) else None
+
+    def _open(self, name: str) -> _Shard:
+        """The open shard for a collection or alias, loading it from disk on first use."""
+        with self._registry:
+            collection = self._resolve(name)
+            if collection is None:
+                raise CollectionNotFoundError(f"no vector collection or alias named {name!r}")
+            shard = self._shards.get(collection)
+            if shard is None:
+                size = int(json.loads((self._path(collection) / _META_FILE).read_text())["size"])
+                shard = _Shard(qe.EdgeShard.load(str(self._path(collection)), self._config(size)), size)
+                self._shards[collection] = shard
+            return shard
+
+    @staticmethod
+    def _config(size: int) -> qe.EdgeConfig:
+        return qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine))
+
+    def _ensure_collection(self, name: str, size: int) -> None:
+        if size <= 0:
+            raise ValueError(f"vector size must be positive, got {size}")
+        with self._registry:
+            if name in self._aliases:
+                raise ValueError(f"{name!r} is an alias; collections and aliases share one namespace")
+            path = self._path(name)
+            meta = path / _META_FILE
+            if meta.is_file():
+                existing = int(json.loads(meta.read_text())["size"])
+                if existing != size:
+                    raise ValueError(
+                        f"collection {name!r} holds vectors of size {existing}, not {size}; "
+                        "use a new collection (and swap its alias) to change models"
+                    )
+                if name not in self._shards:
+                    self._shards[name] = _Shard(qe.EdgeShard.load(str(path), self._config(size)), size)
+                return
+            # No marker: new, or a crash between creating the shard and writing the marker.
+            if (path / "edge_config.json").is_file():
+                try:  # load with the config: edge refuses it if the stored vector size differs
+                    shard = qe.EdgeShard.load(str(path), self._config(size))
+                except Exception as exc:
+                    raise ValueError(f"collection {name!r} exists with another configuration: {exc}") from exc
+            else:
+                shard = qe.EdgeShard.create(str(path), self._config(size))
+            try:
+                for key in INDEXED_KEYS:
+                    params = qe.KeywordIndexParams(is_tenant=key == TENANT_KEY)
+                    shard.update(qe.UpdateOperation.create_field_index(key, params))
+                shard.flush()
+                _write_json_atomic(meta, {"size": size, "distance": "cosine"})
+            except BaseException:
+                shard.close()
+                raise
+            self._shards[name] = _Shard(shard, size)
+
+    def _set_alias(self, alias: str, collection: str) -> None:
+        with self._registry:
+            if not self._is_collection(collection):
+                raise CollectionNotFoundError(f"cannot alias {alias!r} to {collection!r}: no such collection")
+            if self._is_collection(alias):
+                raise ValueError(f"{alias!r} is a collection; collections and aliases share one namespace")
+            aliases = {**self._aliases, alias: collection}
+            _write_json_atomic(self.root / _ALIASES_FILE, aliases)
+            self._aliases = aliases
+
+    def _read_aliases(self) -> dict[str, str]:
+        path = self.root / _ALIASES_FILE
+        if not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} is not a JSON object of alias -> collection")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _collections(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self._is_collection(p.name))
+
+    def _close_all(self) -> None:
+        with self._registry:
+            shards, self._shards = self._shards, {}
+        errors: list[BaseException] = []
+        for shard in shards.values():
+            with shard.lock:
+                shard.closed = True
+                try:
+                    shard.shard.flush()
+                    shard.shard.close()
+                except Exception as exc:  # close the rest, then report
+                    errors.append(exc)
+        if errors:
+            raise RuntimeError(f"failed to close {len(errors)} edge shard(s): {errors}") from errors[0]
+
+
+__all__ = [
+    "INDEXED_KEYS",
+    "NAMESPACE",
+    "TENANT_KEY",
+    "CollectionNotFoundError",
+    "EdgeVectorIndex",
+    "check_name",
+    "point_id",
+    "require_filter",
+]
