@@ -114,7 +114,11 @@ def render() -> str:
     """The generated module, formatted by ruff exactly as the checked-in file is."""
     formatted = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUTPUT), "-"],
-        input=generate(), capture_output=True, text=True, check=True, cwd=OUTPUT.parent.parent.parent,
+        input=generate(),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=OUTPUT.parent.parent.parent,
     )
     return formatted.stdout
 

@@ -32,7 +32,9 @@ class TopicSpec:
 
 INGEST = TopicSpec("docs.ingest", DocumentSubmitted, "doc_id", "documents to index or delete (claim check)")
 PARSED = TopicSpec("docs.parsed", DocumentParsed, "doc_id", "parsed documents (sections in the blob store)")
-CHUNKS = TopicSpec("docs.chunks", ChunkCreated, "doc_id", "token-sized chunks; the replay source of a reindex")
+CHUNKS = TopicSpec(
+    "docs.chunks", ChunkCreated, "doc_id", "token-sized chunks; the replay source of a reindex"
+)
 EMBEDDED = TopicSpec("docs.embedded", ChunkEmbedded, "doc_id", "chunks with their vectors")
 GRAPH = TopicSpec("docs.graph", GraphExtracted, "doc_id", "entities and relations per chunk")
 INDEXED = TopicSpec("docs.indexed", DocumentIndexed, "doc_id", "a document version is queryable", dlq=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -48,8 +48,30 @@ class Incoming(Generic[R]):
     record: R
 
 
+RawMessages = Message | tuple[Message, ...]
+GroupOf = Callable[[TopicSpec], str]
+"""The consumer group of a stage's handler for one input topic: one group per handler, so each
+handler rebalances and scales on its own (two topics in one group confused Tansu's assignor)."""
+
+
+def consumer_group(names: TopicNames, stage: str, spec: TopicSpec, suffix: str = "") -> str:
+    return f"{names.prefix}ragstream.{stage}.{spec.name}{suffix}"
+
+
 def _headers(raw: Message) -> list[tuple[str, bytes]]:
-    return [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in (raw.headers() or [])]
+    headers: Any = raw.headers() or []
+    pairs: list[tuple[str, Any]] = list(headers.items() if isinstance(headers, dict) else headers)
+    return [(k, v if isinstance(v, bytes) else str(v or "").encode()) for k, v in pairs]
+
+
+def header_map(raw: Message) -> dict[str, str]:
+    """A message's headers as text (the last value wins for repeated keys)."""
+    return {k: v.decode("utf-8", "replace") for k, v in _headers(raw)}
+
+
+def as_list(raw: RawMessages) -> list[Message]:
+    """FastStream hands a batch subscriber a tuple and a single one a message: one shape for both."""
+    return list(raw) if isinstance(raw, tuple) else [raw]
 
 
 class StageContext:
@@ -104,7 +126,9 @@ class StageContext:
         if pending:
             await asyncio.gather(*pending)
 
-    async def dead_letter(self, stage: str, spec: TopicSpec, raw: Message, exc: BaseException, attempts: int) -> None:
+    async def dead_letter(
+        self, stage: str, spec: TopicSpec, raw: Message, exc: BaseException, attempts: int
+    ) -> None:
         reason = exc.reason if isinstance(exc, PoisonMessage) else type(exc).__name__
         extra = {
             "reason": reason,
@@ -121,20 +145,32 @@ class StageContext:
         topic = self.names.dlq(spec)
         # FastStream's publish takes str headers; go to the producer for raw bytes headers.
         await self.broker.publish(
-            raw.value() or b"", topic, key=raw.key(), headers={k: v.decode("utf-8", "replace") for k, v in headers}
+            raw.value() or b"",
+            topic,
+            key=raw.key(),
+            headers={k: v.decode("utf-8", "replace") for k, v in headers},
         )
         MESSAGES.labels(stage, "dead_letter").inc()
-        log.warning("dead-lettered", stage=stage, dlq=topic, reason=reason, error=extra["error"][:300],
-                    partition=raw.partition(), offset=raw.offset())
+        log.warning(
+            "dead-lettered",
+            stage=stage,
+            dlq=topic,
+            reason=reason,
+            error=extra["error"][:300],
+            partition=raw.partition(),
+            offset=raw.offset(),
+        )
 
     # -- consuming ----------------------------------------------------------------------------
-    def decode(self, spec: TopicSpec, raw: Message) -> R:
+    def decode(self, spec: TopicSpec, raw: Message) -> AvroRecord:
         value = raw.value()
         if value is None:
             raise CodecError("empty message value")
-        return self.codec.decode(value, spec.value, str(raw.topic()))  # type: ignore[return-value]
+        return self.codec.decode(value, spec.value, str(raw.topic()))
 
-    async def _with_retries(self, stage: str, work: Callable[[], Awaitable[None]]) -> tuple[BaseException | None, int]:
+    async def _with_retries(
+        self, stage: str, work: Callable[[], Awaitable[None]]
+    ) -> tuple[BaseException | None, int]:
         delay = self.policy.retry_base_delay_s
         for attempt in range(1, self.policy.retry_attempts + 1):
             try:
@@ -146,21 +182,28 @@ class StageContext:
                 if attempt == self.policy.retry_attempts:
                     return exc, attempt
                 MESSAGES.labels(stage, "retry").inc()
-                log.warning("retrying", stage=stage, attempt=attempt, error=f"{type(exc).__name__}: {exc}"[:300])
+                log.warning(
+                    "retrying", stage=stage, attempt=attempt, error=f"{type(exc).__name__}: {exc}"[:300]
+                )
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.policy.retry_max_delay_s)
         raise AssertionError("unreachable")
 
     async def handle_one(
-        self, stage: str, spec: TopicSpec, raw: Message, handler: Callable[[Any], Awaitable[None]]
+        self, stage: str, spec: TopicSpec, raws: RawMessages, handler: Callable[[Any], Awaitable[None]]
     ) -> None:
         started = time.perf_counter()
+        [raw] = as_list(raws)
         try:
-            record = self.decode(spec, raw)
+            record: AvroRecord = self.decode(spec, raw)
         except CodecError as exc:
             await self.dead_letter(stage, spec, raw, PoisonMessage("undecodable", str(exc)), 1)
             return
-        error, attempts = await self._with_retries(stage, lambda: handler(record))
+
+        async def attempt() -> None:
+            await handler(record)
+
+        error, attempts = await self._with_retries(stage, attempt)
         if error is not None:
             await self.dead_letter(stage, spec, raw, error, attempts)
         else:
@@ -171,20 +214,24 @@ class StageContext:
         self,
         stage: str,
         spec: TopicSpec,
-        raws: Sequence[Message],
+        raws: RawMessages,
         handler: Callable[[list[Any]], Awaitable[None]],
     ) -> None:
         """Decode all (poison ones dead-lettered alone), handle the rest as one batch; if the batch
         keeps failing, retry message by message so one bad record cannot sink its neighbours."""
         started = time.perf_counter()
         good: list[tuple[Message, Any]] = []
-        for raw in raws:
+        for raw in as_list(raws):
             try:
                 good.append((raw, self.decode(spec, raw)))
             except CodecError as exc:
                 await self.dead_letter(stage, spec, raw, PoisonMessage("undecodable", str(exc)), 1)
         if good:
-            error, _ = await self._with_retries(stage, lambda: handler([rec for _, rec in good]))
+
+            async def whole() -> None:
+                await handler([rec for _, rec in good])
+
+            error, _ = await self._with_retries(stage, whole)
             if error is None:
                 MESSAGES.labels(stage, "ok").inc(len(good))
             elif len(good) == 1:
@@ -192,7 +239,11 @@ class StageContext:
             else:
                 log.warning("batch failed; isolating", stage=stage, size=len(good), error=str(error)[:300])
                 for raw, rec in good:
-                    one_error, attempts = await self._with_retries(stage, lambda rec=rec: handler([rec]))
+
+                    async def alone(rec: Any = rec) -> None:
+                        await handler([rec])
+
+                    one_error, attempts = await self._with_retries(stage, alone)
                     if one_error is not None:
                         await self.dead_letter(stage, spec, raw, one_error, attempts)
                     else:

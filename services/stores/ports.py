@@ -45,8 +45,23 @@ class VectorIndex(Protocol):
     async def ensure_collection(self, name: str, size: int) -> None: ...
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
     async def search(
-        self, collection: str, vector: Sequence[float], limit: int, must: Filter
-    ) -> list[VectorHit]: ...
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        must: Filter,
+        text: str | None = None,
+    ) -> list[VectorHit]:
+        """The best ``limit`` points matching ``must``, best first.
+
+        Without ``text``: dense search, scores are cosine similarities of ``vector``. With ``text``
+        (the query's words): hybrid search, the dense top ``max(limit*4, 20)`` and the BM25 top of
+        ``text`` against each point's ``payload["text"]`` (same filter) fused by reciprocal rank
+        fusion; scores are then fused RRF scores (sum of ``1 / (k + rank)``), comparable only within
+        one result list. Use ``text`` to find exact identifiers, codes and names dense search misses.
+        """
+        ...
+
     async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int: ...
     async def delete(self, collection: str, must: Filter, must_not: Filter | None = None) -> None: ...
     async def set_alias(self, alias: str, collection: str) -> None: ...

@@ -4,7 +4,13 @@ Layout under ``root``::
 
     root/aliases.json              {"alias": "collection", ...}, replaced atomically
     root/<collection>/             the edge shard (edge_config.json, wal/, segments/)
-    root/<collection>/collection.json   {"size": N, "distance": "cosine"}: marks a finished collection
+    root/<collection>/collection.json   {"size": N, "distance": "cosine", "layout": "hybrid-v1"}:
+                                        marks a finished collection
+
+Each point has a named dense vector ``"dense"`` (cosine) and a sparse vector ``"bm25"`` with the IDF
+modifier: the sparse vector holds BM25 term-frequency weights of ``payload["text"]`` computed here
+with ``qdrant_edge.Bm25`` (the server adapter uses the same helpers), and the engine supplies IDF at
+query time. ``search(..., text=...)`` runs both as prefetches and fuses them with RRF.
 
 The edge API is synchronous, so every call runs in ``asyncio.to_thread``. A shard is opened once per
 process (its WAL holds a file lock; a second open fails), and each shard has one ``threading.Lock``
@@ -23,7 +29,7 @@ import re
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +45,41 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ragstream:chunk")
 # key so Qdrant co-locates each tenant's points.
 INDEXED_KEYS: tuple[str, ...] = ("tenant", "doc_id", "version")
 TENANT_KEY = "tenant"
+
+# Vector names and layout marker, shared with the server adapter.
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+LAYOUT = "hybrid-v1"
+# RRF ranking constant: score = sum over prefetches of 1 / (RRF_K + rank), rank counted from 0. 2 is
+# Qdrant's own default; set explicitly so edge, local mode and server all fuse identically. A small k
+# lets a first place in one list (an exact identifier hit in BM25) outweigh middling ranks elsewhere.
+RRF_K = 2
+
+
+def prefetch_limit(limit: int) -> int:
+    """How many candidates each hybrid prefetch (dense, bm25) contributes to the fusion."""
+    return max(limit * 4, 20)
+
+
+# Defaults: k=1.2, b=0.75, avg_len=256, English word tokenizer, stopwords and stemmer. Document and
+# query embeddings must come from the same config, so both adapters use these two functions only.
+_BM25 = qe.Bm25(qe.Bm25Config())
+
+
+def sparse_document(payload: Mapping[str, Any]) -> qe.SparseVector | None:
+    """BM25 document vector of ``payload["text"]``; None when there is no text (or no token in it)."""
+    text = payload.get("text")
+    if not isinstance(text, str):
+        return None
+    vector = _BM25.embed_document(text)
+    return vector if vector.indices else None
+
+
+def sparse_query(text: str) -> qe.SparseVector | None:
+    """BM25 query vector (weight 1 per distinct token); None when ``text`` has no indexable token."""
+    vector = _BM25.embed_query(text)
+    return vector if vector.indices else None
+
 
 _META_FILE = "collection.json"
 _ALIASES_FILE = "aliases.json"
@@ -97,6 +138,17 @@ def _write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def _read_size(meta: Path, name: str) -> int:
+    """The dense size recorded in a collection marker; refuses collections of an older layout."""
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    if data.get("layout") != LAYOUT:
+        raise ValueError(
+            f"collection {name!r} was created by an older ragstream layout (one unnamed dense vector, "
+            f"no BM25); re-index into a new collection (and swap its alias) to use layout {LAYOUT!r}"
+        )
+    return int(data["size"])
+
+
 @dataclass
 class _Shard:
     shard: qe.EdgeShard
@@ -133,15 +185,30 @@ class EdgeVectorIndex:
         await self._run(collection, upsert)
 
     async def search(
-        self, collection: str, vector: Sequence[float], limit: int, must: Filter
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        must: Filter,
+        text: str | None = None,
     ) -> list[VectorHit]:
+        """Dense cosine search; with ``text``, dense + BM25 prefetches fused by RRF (fused scores)."""
+        edge_filter = _edge_filter(must)
+        sparse = sparse_query(text) if text is not None else None
+
         def search(shard: _Shard) -> list[qe.ScoredPoint]:
-            request = qe.QueryRequest(
-                limit=limit,
-                query=qe.Query.Nearest(self._vector(vector, shard.size)),
-                filter=_edge_filter(must),
-                with_payload=True,
-            )
+            dense = qe.Query.Nearest(self._vector(vector, shard.size), using=DENSE_VECTOR)
+            if text is None:
+                request = qe.QueryRequest(limit=limit, query=dense, filter=edge_filter, with_payload=True)
+                return shard.shard.query(request)
+            depth = prefetch_limit(limit)
+            prefetches = [qe.Prefetch(limit=depth, query=dense, filter=edge_filter)]
+            if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
+                query = qe.Query.Nearest(sparse, using=SPARSE_VECTOR)
+                prefetches.append(qe.Prefetch(limit=depth, query=query, filter=edge_filter))
+            # The 0.9 stubs type ``query`` as ``Fusion`` but the runtime value is the nested ``Fusion.Rrf``.
+            fusion: Any = qe.Fusion.Rrf(k=RRF_K)
+            request = qe.QueryRequest(limit=limit, query=fusion, prefetches=prefetches, with_payload=True)
             return shard.shard.query(request)
 
         scored = await self._run(collection, search)
@@ -203,7 +270,11 @@ class EdgeVectorIndex:
 
     def _edge_point(self, point: VectorPoint, size: int) -> qe.Point:
         payload = {**point.payload, "chunk_id": point.chunk_id}
-        return qe.Point(point_id(point.chunk_id), self._vector(point.vector, size), payload)
+        vectors: dict[str, qe.NamedVector] = {DENSE_VECTOR: self._vector(point.vector, size)}
+        sparse = sparse_document(point.payload)
+        if sparse is not None:
+            vectors[SPARSE_VECTOR] = sparse
+        return qe.Point(point_id(point.chunk_id), vectors, payload)
 
     @staticmethod
     def _vector(vector: Sequence[float], size: int) -> list[float]:
@@ -232,14 +303,17 @@ class EdgeVectorIndex:
                 raise CollectionNotFoundError(f"no vector collection or alias named {name!r}")
             shard = self._shards.get(collection)
             if shard is None:
-                size = int(json.loads((self._path(collection) / _META_FILE).read_text())["size"])
+                size = _read_size(self._path(collection) / _META_FILE, collection)
                 shard = _Shard(qe.EdgeShard.load(str(self._path(collection)), self._config(size)), size)
                 self._shards[collection] = shard
             return shard
 
     @staticmethod
     def _config(size: int) -> qe.EdgeConfig:
-        return qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine))
+        return qe.EdgeConfig(
+            vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
 
     def _ensure_collection(self, name: str, size: int) -> None:
         if size <= 0:
@@ -250,7 +324,7 @@ class EdgeVectorIndex:
             path = self._path(name)
             meta = path / _META_FILE
             if meta.is_file():
-                existing = int(json.loads(meta.read_text())["size"])
+                existing = _read_size(meta, name)
                 if existing != size:
                     raise ValueError(
                         f"collection {name!r} holds vectors of size {existing}, not {size}; "
@@ -272,7 +346,7 @@ class EdgeVectorIndex:
                     params = qe.KeywordIndexParams(is_tenant=key == TENANT_KEY)
                     shard.update(qe.UpdateOperation.create_field_index(key, params))
                 shard.flush()
-                _write_json_atomic(meta, {"size": size, "distance": "cosine"})
+                _write_json_atomic(meta, {"size": size, "distance": "cosine", "layout": LAYOUT})
             except BaseException:
                 shard.close()
                 raise
@@ -317,12 +391,19 @@ class EdgeVectorIndex:
 
 
 __all__ = [
+    "DENSE_VECTOR",
     "INDEXED_KEYS",
+    "LAYOUT",
     "NAMESPACE",
+    "RRF_K",
+    "SPARSE_VECTOR",
     "TENANT_KEY",
     "CollectionNotFoundError",
     "EdgeVectorIndex",
     "check_name",
     "point_id",
+    "prefetch_limit",
     "require_filter",
+    "sparse_document",
+    "sparse_query",
 ]

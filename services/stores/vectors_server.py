@@ -1,7 +1,9 @@
 """``VectorIndex`` on a Qdrant server through ``qdrant_client.AsyncQdrantClient``.
 
 Production passes ``url``; ``location=":memory:"`` runs qdrant-client's local mode (pure Python, for
-tests). Semantics match :mod:`services.stores.vectors_edge`: same point ids, cosine, exact keyword
+tests). Semantics match :mod:`services.stores.vectors_edge`: same point ids, the same named dense
+vector (cosine) and BM25 sparse vector (IDF modifier, document/query vectors computed client-side by
+the edge module's ``qdrant_edge.Bm25`` helpers), the same RRF constant for hybrid search, exact keyword
 filters, aliases in the server's own alias table (the server resolves them in every call), and
 ``CollectionNotFoundError`` for unknown names.
 """
@@ -12,21 +14,33 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import qdrant_edge as qe
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from services.stores.ports import Filter, VectorHit, VectorPoint
 from services.stores.vectors_edge import (
+    DENSE_VECTOR,
     INDEXED_KEYS,
+    LAYOUT,
+    RRF_K,
+    SPARSE_VECTOR,
     TENANT_KEY,
     CollectionNotFoundError,
     check_name,
     point_id,
+    prefetch_limit,
     require_filter,
+    sparse_document,
+    sparse_query,
 )
 
 # How local mode words a missing collection (it raises ValueError, the server answers 404).
 _LOCAL_NOT_FOUND = re.compile(r"^Collection .+ not found$")
+
+
+def _sparse(vector: qe.SparseVector | None) -> models.SparseVector | None:
+    return None if vector is None else models.SparseVector(indices=vector.indices, values=vector.values)
 
 
 def _server_filter(must: Filter | None, must_not: Filter | None = None) -> models.Filter | None:
@@ -83,21 +97,30 @@ class ServerVectorIndex:
         if name not in collections:
             try:
                 await self._client.create_collection(
-                    name, vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE)
+                    name,
+                    vectors_config={
+                        DENSE_VECTOR: models.VectorParams(size=size, distance=models.Distance.COSINE)
+                    },
+                    sparse_vectors_config={
+                        SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    },
                 )
             except (UnexpectedResponse, ValueError):
                 # Lost a creation race: fine if the winner made it; the checks below decide.
                 if not await self._client.collection_exists(name):
                     raise
-        info = await self._client.get_collection(name)
-        vectors = info.config.params.vectors
-        if not isinstance(vectors, models.VectorParams):
+        params = (await self._client.get_collection(name)).config.params
+        dense = params.vectors.get(DENSE_VECTOR) if isinstance(params.vectors, dict) else None
+        sparse = (params.sparse_vectors or {}).get(SPARSE_VECTOR)
+        if dense is None or sparse is None or sparse.modifier != models.Modifier.IDF:
             raise ValueError(
-                f"collection {name!r} uses named vectors; this adapter expects one unnamed vector"
+                f"collection {name!r} was created by an older ragstream layout (it lacks the named "
+                f"{DENSE_VECTOR!r} vector or the IDF {SPARSE_VECTOR!r} sparse vector); re-index into "
+                f"a new collection (and swap its alias) to use layout {LAYOUT!r}"
             )
-        if vectors.size != size or vectors.distance != models.Distance.COSINE:
+        if dense.size != size or dense.distance != models.Distance.COSINE:
             raise ValueError(
-                f"collection {name!r} holds {vectors.distance} vectors of size {vectors.size}, "
+                f"collection {name!r} holds {dense.distance} vectors of size {dense.size}, "
                 f"not cosine of size {size}; use a new collection (and swap its alias) to change models"
             )
         if not self._local:
@@ -114,28 +137,60 @@ class ServerVectorIndex:
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         if not points:
             return
-        structs = [
-            models.PointStruct(
-                id=point_id(p.chunk_id),
-                vector=[float(x) for x in p.vector],
-                payload={**p.payload, "chunk_id": p.chunk_id},
+        structs = []
+        for p in points:
+            vectors: dict[str, models.Vector] = {DENSE_VECTOR: [float(x) for x in p.vector]}
+            sparse = _sparse(sparse_document(p.payload))
+            if sparse is not None:
+                vectors[SPARSE_VECTOR] = sparse
+            structs.append(
+                models.PointStruct(
+                    id=point_id(p.chunk_id), vector=vectors, payload={**p.payload, "chunk_id": p.chunk_id}
+                )
             )
-            for p in points
-        ]
         async with _collection_errors(collection):
             await self._client.upsert(collection, points=structs, wait=True)
 
     async def search(
-        self, collection: str, vector: Sequence[float], limit: int, must: Filter
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        must: Filter,
+        text: str | None = None,
     ) -> list[VectorHit]:
+        """Dense cosine search; with ``text``, dense + BM25 prefetches fused by RRF (fused scores)."""
+        dense = [float(x) for x in vector]
+        query_filter = _server_filter(must)
         async with _collection_errors(collection):
-            response = await self._client.query_points(
-                collection,
-                query=[float(x) for x in vector],
-                query_filter=_server_filter(must),
-                limit=limit,
-                with_payload=True,
-            )
+            if text is None:
+                response = await self._client.query_points(
+                    collection,
+                    query=dense,
+                    using=DENSE_VECTOR,
+                    query_filter=query_filter,
+                    limit=limit,
+                    with_payload=True,
+                )
+            else:
+                depth = prefetch_limit(limit)
+                prefetch = [
+                    models.Prefetch(query=dense, using=DENSE_VECTOR, filter=query_filter, limit=depth)
+                ]
+                sparse = _sparse(sparse_query(text))
+                if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
+                    prefetch.append(
+                        models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=query_filter, limit=depth)
+                    )
+                # RrfQuery (explicit k, Qdrant server >= 1.16) rather than FusionQuery(RRF), so the
+                # constant is pinned to the edge adapter's; local mode implements it too.
+                response = await self._client.query_points(
+                    collection,
+                    prefetch=prefetch,
+                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                    limit=limit,
+                    with_payload=True,
+                )
         return [
             VectorHit(
                 chunk_id=str((p.payload or {}).get("chunk_id", p.id)), score=p.score, payload=p.payload or {}

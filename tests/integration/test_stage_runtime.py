@@ -27,7 +27,10 @@ Handler = Callable[[DocumentSubmitted], Awaitable[None]]
 
 def submitted(n: int) -> DocumentSubmitted:
     return DocumentSubmitted(
-        tenant="t", doc_id=f"doc-{n}", source_uri=f"file:///d{n}.txt", filename=f"d{n}.txt",
+        tenant="t",
+        doc_id=f"doc-{n}",
+        source_uri=f"file:///d{n}.txt",
+        filename=f"d{n}.txt",
         submitted_at=datetime.now(UTC),
     )
 
@@ -47,6 +50,7 @@ class Harness:
         @self.broker.subscriber(self.names(topics.INGEST), **options)
         async def consume(msg: KafkaMessage) -> None:
             if batch:
+
                 async def many(records: list[DocumentSubmitted]) -> None:
                     for r in records:
                         await handler(r)
@@ -89,7 +93,8 @@ async def dead_letters(h: Harness, count: int) -> list[ops.DeadLetter]:
 
 
 async def test_undecodable_message_is_dead_lettered_and_the_stream_continues(harness: Harness) -> None:
-    """Garbage bytes go to docs.ingest.dlq byte for byte with reason 'undecodable'; the next record is handled."""
+    """Garbage bytes reach docs.ingest.dlq byte for byte, reason undecodable; the next record is handled."""
+
     async def handle(record: DocumentSubmitted) -> None:
         harness.handled.append(record.doc_id)
 
@@ -172,6 +177,7 @@ async def test_persistent_error_is_dead_lettered_after_bounded_retries_and_repla
 
 async def test_one_poison_record_does_not_sink_its_batch(harness: Harness) -> None:
     """In a batch, the failing record alone is dead-lettered; its neighbours are handled."""
+
     async def handle(record: DocumentSubmitted) -> None:
         if record.doc_id == "doc-bad":
             raise PoisonMessage("corrupt", "bad one")

@@ -103,7 +103,7 @@ def test_old_version_bytes_decode_with_current_model() -> None:
     ("data", "fragment"),
     [
         (b"", "not Avro"),
-        (b"{\"json\": true}", "not Avro"),
+        (b'{"json": true}', "not Avro"),
         (MAGIC + b"\x00" * 8 + b"\x01", "unknown writer schema"),
     ],
 )

@@ -1,0 +1,461 @@
+"""The ``ragstream`` command: the one entry point for people and scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import topics
+from services.common.codec import make_codec
+from services.common.logs import configure
+from services.common.settings import Settings
+from services.stores.blobs import LocalBlobStore
+from topics import TopicNames
+
+app = typer.Typer(
+    name="ragstream",
+    help=(
+        "Event-driven RAG on Kafka.\n\n"
+        "Start the embedded stack (broker, every pipeline stage, stores; no Docker, no GPU) with "
+        '`ragstream up`, feed it with `ragstream publish docs/ --wait`, then `ragstream search "..."`.\n\n'
+        "Settings come from RAGSTREAM_* environment variables (e.g. RAGSTREAM_KAFKA__BOOTSTRAP to use an "
+        "external Kafka, RAGSTREAM_HOME for where data lives; default ./.ragstream)."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+dlq_app = typer.Typer(
+    help="Dead letters: what failed, where and why; replay them after a fix.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", "-t", help="Tenant (default: RAGSTREAM_TENANT or 'default').")
+]
+HomeOpt = Annotated[
+    Path | None, typer.Option("--home", help="Data and run directory (default ./.ragstream).")
+]
+
+
+def _settings(home: Path | None) -> Settings:
+    settings = Settings()
+    if home is not None:
+        settings = settings.model_copy(update={"home": home.resolve()})
+    configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _run_info(settings: Settings) -> dict[str, Any]:
+    """Where the running stack listens (written by `up`), or a clear error if it is not running."""
+    if settings.kafka.bootstrap:
+        return {
+            "bootstrap": settings.kafka.bootstrap,
+            "topic_prefix": settings.kafka.topic_prefix,
+            "admin_url": None,
+            "blob_dir": str(settings.blob_dir),
+        }
+    try:
+        info: dict[str, Any] = json.loads(settings.run_file.read_text())
+    except FileNotFoundError:
+        raise _fail(
+            f"the stack is not running (no {settings.run_file}). Start it with `ragstream up`."
+        ) from None
+    if not _pid_alive(int(info.get("pid", 0))):
+        raise _fail(
+            f"the stack that wrote {settings.run_file} is gone (pid {info.get('pid')}). "
+            "Start it again with `ragstream up`."
+        )
+    return info
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- up
+@app.command()
+def up(
+    ingest: Annotated[
+        list[Path] | None,
+        typer.Option("--ingest", "-i", help="Files or folders to publish once the stack is up (repeatable)."),
+    ] = None,
+    stages: Annotated[
+        str, typer.Option(help="Comma-separated stages to run here.")
+    ] = "parse,chunk,embed,extract-graph,index",
+    tenant: TenantOpt = None,
+    port: Annotated[int, typer.Option(help="Admin HTTP port on 127.0.0.1 (0 = any free port).")] = 0,
+    home: HomeOpt = None,
+) -> None:
+    """Start the embedded stack in the foreground: Tansu broker, every pipeline stage, qdrant-edge and
+    FalkorDB. Ctrl-C stops it cleanly. With `--ingest docs/` it also publishes a folder and reports
+    each document as it becomes searchable."""
+    settings = _settings(home)
+    if settings.run_file.exists():
+        previous = json.loads(settings.run_file.read_text())
+        if _pid_alive(int(previous.get("pid", 0))) and previous.get("pid") != os.getpid():
+            raise _fail(
+                f"already running (pid {previous['pid']}, admin {previous.get('admin_url')}). "
+                "Stop it first, or use another --home."
+            )
+    asyncio.run(
+        _up(
+            settings,
+            [s.strip() for s in stages.split(",") if s.strip()],
+            ingest or [],
+            tenant or settings.tenant,
+            port,
+        )
+    )
+
+
+async def _up(settings: Settings, stages: list[str], ingest: list[Path], tenant: str, port: int) -> None:
+    from services.admin import serve
+    from services.pipeline import run_pipeline
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    err.print("[dim]starting the embedded stack (first start loads the embedding model, ~10 s)…[/]")
+    async with run_pipeline(settings, stages) as pipe:
+        server, task, bound = await serve(pipe, settings.admin_host, port)
+        admin_url = f"http://{settings.admin_host}:{bound}"
+        info = {
+            "pid": os.getpid(),
+            "bootstrap": pipe.bootstrap,
+            "admin_url": admin_url,
+            "topic_prefix": pipe.names.prefix,
+            "blob_dir": str(settings.blob_dir),
+            "started_at": time.time(),
+            "stages": stages,
+        }
+        settings.run_file.write_text(json.dumps(info, indent=2))
+        try:
+            console.print(
+                f"[bold green]ragstream is up[/]  broker {pipe.bootstrap}  admin {admin_url}  "
+                f"data {settings.home}"
+            )
+            console.print(
+                "  publish:  [bold]ragstream publish PATH --wait[/]    search: [bold]ragstream search "
+                '"question"[/]    status: [bold]ragstream status[/]    stop: Ctrl-C'
+            )
+            if ingest:
+                await _publish_and_report(settings, info, ingest, tenant, wait=True, timeout=1800)
+            await stop.wait()
+            err.print("[dim]stopping…[/]")
+        finally:
+            server.should_exit = True
+            await task
+            settings.run_file.unlink(missing_ok=True)
+    err.print("[dim]stopped cleanly[/]")
+
+
+# ------------------------------------------------------------------------------------------ worker
+@app.command()
+def worker(
+    stage: Annotated[
+        list[str], typer.Argument(help="One or more of: parse chunk embed extract-graph index.")
+    ],
+    home: HomeOpt = None,
+) -> None:
+    """Run pipeline stage(s) against an external Kafka (RAGSTREAM_KAFKA__BOOTSTRAP): how compose and
+    Helm deploy each stage as its own scalable process."""
+    settings = _settings(home)
+    if not settings.kafka.bootstrap:
+        raise _fail(
+            "set RAGSTREAM_KAFKA__BOOTSTRAP (a worker joins an existing broker; use `up` for embedded)"
+        )
+
+    async def run() -> None:
+        from services.pipeline import run_pipeline
+
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        async with run_pipeline(settings, stage):
+            await stop.wait()
+
+    asyncio.run(run())
+
+
+# ----------------------------------------------------------------------------------------- publish
+@app.command()
+def publish(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursively) to index.")],
+    tenant: TenantOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until each document is searchable.")
+    ] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 900.0,
+    home: HomeOpt = None,
+) -> None:
+    """Publish documents (pdf, docx, html, md, txt) to the ingest topic. Bytes go to the blob store
+    (claim check); re-publishing an unchanged file changes nothing, a changed one replaces its old
+    chunks. With --wait, prints a per-document summary: indexed (chunks) or failed (stage, reason)."""
+    settings = _settings(home)
+    info = _run_info(settings)
+    ok = asyncio.run(_publish_and_report(settings, info, paths, tenant or settings.tenant, wait, timeout))
+    raise typer.Exit(0 if ok else 1)
+
+
+async def _publish_and_report(
+    settings: Settings, info: dict[str, Any], paths: list[Path], tenant: str, wait: bool, timeout: float
+) -> bool:
+    from services.publisher import DocumentPublisher, OutcomeWatcher, expand
+
+    try:
+        files = expand(paths)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    if not files:
+        raise _fail("no files found in " + ", ".join(map(str, paths)))
+    names = TopicNames(info.get("topic_prefix", ""))
+    codec = make_codec(settings.kafka.schema_registry_url)
+    watcher = OutcomeWatcher(info["bootstrap"], names, codec) if wait else None
+    publisher = DocumentPublisher(info["bootstrap"], names, codec, LocalBlobStore(Path(info["blob_dir"])))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("publishing", total=len(files))
+        submissions = []
+        for path in files:
+            submissions.append(await publisher.upsert(path, tenant))
+            progress.advance(task)
+        publisher.flush()
+        if watcher is None:
+            console.print(f"published {len(submissions)} document(s) for tenant {tenant!r}")
+            return True
+        waiting = progress.add_task("indexing", total=len(submissions))
+        outcomes = await watcher.wait(submissions, timeout, on_done=lambda _o: progress.advance(waiting))
+        watcher.close()
+    table = Table(title=f"{len(outcomes)} document(s), tenant {tenant!r}")
+    for column in ("document", "status", "chunks", "seconds", "detail"):
+        table.add_column(column)
+    colour = {"indexed": "green", "deleted": "green", "failed": "red", "timeout": "yellow"}
+    for o in outcomes:
+        detail = f"{o.stage}: {o.reason} — {o.error[:80]}" if o.status == "failed" else ""
+        table.add_row(
+            o.submission.path,
+            f"[{colour.get(o.status, 'white')}]{o.status}[/]",
+            str(o.chunks),
+            f"{o.seconds:.1f}",
+            detail,
+        )
+    console.print(table)
+    failed = [o for o in outcomes if o.status != "indexed"]
+    if failed:
+        console.print(
+            f"[yellow]{len(failed)} not indexed.[/] See `ragstream dlq list`; fix, then "
+            "`ragstream dlq replay` or publish again."
+        )
+    return not failed
+
+
+@app.command()
+def delete(
+    sources: Annotated[list[str], typer.Argument(help="Paths (as published) or source URIs to remove.")],
+    tenant: TenantOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Remove documents from every store (vectors and graph), through the same topics as updates so
+    the delete lands after any earlier update of the same document."""
+    from services.publisher import DocumentPublisher, OutcomeWatcher, source_uri
+
+    settings = _settings(home)
+    info = _run_info(settings)
+    names = TopicNames(info.get("topic_prefix", ""))
+    codec = make_codec(settings.kafka.schema_registry_url)
+    watcher = OutcomeWatcher(info["bootstrap"], names, codec)
+    publisher = DocumentPublisher(info["bootstrap"], names, codec, LocalBlobStore(Path(info["blob_dir"])))
+    subs = [
+        publisher.delete(s if "://" in s else source_uri(Path(s)), tenant or settings.tenant) for s in sources
+    ]
+    publisher.flush()
+    outcomes = asyncio.run(watcher.wait(subs, 120))
+    watcher.close()
+    for o in outcomes:
+        console.print(f"{o.submission.path}: {o.status}")
+    raise typer.Exit(0 if all(o.status == "deleted" for o in outcomes) else 1)
+
+
+# ------------------------------------------------------------------------------------------ search
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    tenant: TenantOpt = None,
+    k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Top chunks for a query (source, page, score) and the graph entities it names, with their relations."""
+    settings = _settings(home)
+    info = _run_info(settings)
+    if not info.get("admin_url"):
+        raise _fail("search needs the running stack's admin endpoint (`ragstream up`)")
+    response = httpx.get(
+        f"{info['admin_url']}/search",
+        params={"q": query, "tenant": tenant or settings.tenant, "k": k},
+        timeout=60,
+    )
+    body = response.json()
+    if response.status_code != 200:
+        raise _fail(body.get("error", response.text))
+    if as_json:
+        console.print_json(data=body)
+        return
+    if not body["chunks"]:
+        console.print("[yellow]no results[/] (is anything indexed for this tenant? `ragstream status`)")
+    for i, chunk in enumerate(body["chunks"], 1):
+        where = chunk["title"] or chunk["source_uri"]
+        page = f" p.{chunk['page']}" if chunk["page"] else ""
+        section = f" § {chunk['section']}" if chunk["section"] else ""
+        console.print(
+            f"[bold]{i}. {where}{page}{section}[/]  [dim]score {chunk['score']}  {chunk['source_uri']}[/]"
+        )
+        text = chunk["text"]
+        console.print("   " + (text[:300] + ("…" if len(text) > 300 else "")))
+    if body["entities"]:
+        console.print(
+            "[bold]entities:[/] " + ", ".join(f"{e['name']} ({e['label']})" for e in body["entities"])
+        )
+    for rel in body["relations"][:10]:
+        console.print(f"  {rel['source']} —{rel['type']}→ {rel['target']}")
+
+
+# ------------------------------------------------------------------------------------------ status
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Is the stack up? Its broker, index version, chunk and entity counts, and each stage's backlog."""
+    settings = _settings(home)
+    info = _run_info(settings)
+    if info.get("admin_url"):
+        body = httpx.get(f"{info['admin_url']}/status", timeout=30).json()
+    else:
+        from services.ops import backlog
+
+        body = {
+            "bootstrap": info["bootstrap"],
+            "backlog": [
+                asdict(r) | {"lag": r.lag}
+                for r in backlog(info["bootstrap"], TopicNames(info["topic_prefix"]))
+            ],
+        }
+    if as_json:
+        console.print_json(data=body)
+        return
+    console.print(
+        f"[bold green]up[/]  broker {body['bootstrap']}  index {body.get('collection')}  "
+        f"chunks {body.get('chunks', '?')}  graph {body.get('graph', {})}"
+    )
+    table = Table(title="backlog per stage")
+    for column in ("stage", "topic", "end offset", "committed", "lag"):
+        table.add_column(column)
+    for row in body["backlog"]:
+        table.add_row(row["stage"], row["topic"], str(row["end"]), str(row["committed"]), str(row["lag"]))
+    console.print(table)
+
+
+@app.command("topics")
+def list_topics() -> None:
+    """The topic registry: names, keys, schemas and dead-letter topics."""
+    table = Table(title="topics")
+    for column in ("topic", "key", "value schema", "dlq", "what"):
+        table.add_column(column)
+    for spec in topics.ALL:
+        table.add_row(
+            spec.name,
+            spec.key,
+            spec.value.avro_name,
+            spec.name + ".dlq" if spec.dlq else "-",
+            spec.description,
+        )
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------------- dlq
+def _dlq_spec(topic: str | None) -> topics.TopicSpec | None:
+    if topic is None:
+        return None
+    try:
+        return topics.by_name(topic.removesuffix(topics.DLQ_SUFFIX))
+    except KeyError as exc:
+        raise _fail(str(exc)) from None
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[str | None, typer.Option(help="Only this source topic (e.g. docs.ingest).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Every dead letter: source topic, stage, reason, error, and whether it was replayed."""
+    from services.ops import dead_letters
+
+    settings = _settings(home)
+    info = _run_info(settings)
+    letters = dead_letters(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic))
+    if not letters:
+        console.print("[green]no dead letters[/]")
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("dlq", "offset", "key", "stage", "reason", "error", "replayed"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.dlq_topic,
+            str(letter.offset),
+            letter.key[:12],
+            letter.stage,
+            letter.reason,
+            letter.error[:70],
+            "yes" if letter.replayed else "no",
+        )
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[str | None, typer.Option(help="Only this source topic (e.g. docs.ingest).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Send dead letters not yet replayed back to their source topic, byte for byte (after you fixed
+    the cause). Replaying twice does not resend: the replay position is committed."""
+    from services.ops import replay
+
+    settings = _settings(home)
+    info = _run_info(settings)
+    sent = replay(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic))
+    console.print(f"replayed {len(sent)} message(s)")
+
+
+def main() -> None:  # pragma: no cover - console script shim
+    sys.exit(app())

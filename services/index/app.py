@@ -1,0 +1,186 @@
+"""index: docs.embedded + docs.graph → Qdrant + graph store → docs.indexed.
+
+Writes are idempotent (point id = uuid5(chunk_id), graph MERGE on stable keys). A document version
+is complete when both stores hold ``chunk_count`` chunks of it; then the other versions of that
+document are pruned from both stores (an update replaces, never accumulates) and ``DocumentIndexed``
+is published. Each handler writes before it checks, so whichever finishes last sees completion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import structlog
+from faststream.confluent import KafkaBroker
+from faststream.confluent.annotations import KafkaMessage
+
+import topics
+from services.common.messages import ChunkCreated, ChunkEmbedded, DocumentIndexed, GraphExtracted
+from services.common.stage import MESSAGES, GroupOf, StageContext
+from services.index.ledger import SqliteLedger
+from services.stores.ports import ChunkFacts, Entity, GraphStore, Relation, VectorIndex, VectorPoint
+
+STAGE = "index"
+log = structlog.get_logger("ragstream.index")
+
+
+def revision(chunk: ChunkCreated) -> int:
+    return int(chunk.submitted_at.timestamp() * 1000)
+
+
+def payload(chunk: ChunkCreated) -> dict[str, object]:
+    return {
+        "tenant": chunk.tenant,
+        "doc_id": chunk.doc_id,
+        "version": chunk.version,
+        "chunk_id": chunk.chunk_id,
+        "ordinal": chunk.ordinal,
+        "text": chunk.text,
+        "page": chunk.page,
+        "section": chunk.section,
+        "source_uri": chunk.source_uri,
+        "filename": chunk.filename,
+        "title": chunk.title,
+        "content_type": chunk.content_type,
+        "revision": revision(chunk),
+    }
+
+
+def facts(extracted: GraphExtracted) -> ChunkFacts:
+    c = extracted.chunk
+    return ChunkFacts(
+        tenant=c.tenant,
+        doc_id=c.doc_id,
+        version=c.version,
+        chunk_id=c.chunk_id,
+        entities=tuple(Entity(e.name, e.label) for e in extracted.entities),
+        relations=tuple(
+            Relation(Entity(r.source.name, r.source.label), r.type, Entity(r.target.name, r.target.label))
+            for r in extracted.relations
+        ),
+    )
+
+
+class Indexer:
+    def __init__(
+        self,
+        announce: Callable[[DocumentIndexed], Awaitable[None]],
+        vectors: VectorIndex,
+        graph: GraphStore,
+        ledger: SqliteLedger,
+        alias: str,
+        target: str | None = None,
+    ) -> None:
+        self.announce = announce
+        self.vectors = vectors
+        self.graph = graph
+        self.ledger = ledger
+        self.alias = alias
+        self.target = target  # a reindex writes into a named new version; None = wherever the alias points
+        self._collection: str | None = None
+
+    async def collection(self, dim: int) -> str:
+        if self._collection is None:
+            name = self.target or await self.vectors.resolve(self.alias)
+            if name is None:
+                name = f"{self.alias}_v1"
+                await self.vectors.ensure_collection(name, dim)
+                await self.vectors.set_alias(self.alias, name)
+                log.info("created first index version", collection=name, alias=self.alias, dim=dim)
+            else:
+                await self.vectors.ensure_collection(name, dim)
+            self._collection = name
+        return self._collection
+
+    async def _current(self, chunk: ChunkCreated) -> bool:
+        fresh = await self.ledger.observe(
+            chunk.tenant, chunk.doc_id, revision(chunk), chunk.version, chunk.operation
+        )
+        if not fresh:
+            MESSAGES.labels(STAGE, "stale_skipped").inc()
+        return fresh
+
+    async def on_embedded(self, records: Sequence[ChunkEmbedded]) -> None:
+        current = [r for r in records if await self._current(r.chunk)]
+        upserts = [r for r in current if r.chunk.operation == "UPSERT"]
+        if upserts:
+            collection = await self.collection(upserts[0].dim)
+            points = [VectorPoint(r.chunk.chunk_id, r.vector, payload(r.chunk)) for r in upserts]
+            await self.vectors.upsert(collection, points)
+        await self._settle([r.chunk for r in current])
+
+    async def on_graph(self, records: Sequence[GraphExtracted]) -> None:
+        current = [r for r in records if await self._current(r.chunk)]
+        upserts = [facts(r) for r in current if r.chunk.operation == "UPSERT"]
+        if upserts:
+            await self.graph.write(upserts)
+        await self._settle([r.chunk for r in current])
+
+    async def _settle(self, chunks: Sequence[ChunkCreated]) -> None:
+        seen: dict[tuple[str, str, str], ChunkCreated] = {}
+        for c in chunks:
+            seen.setdefault((c.doc_id, c.version, c.operation), c)
+        for chunk in seen.values():
+            if chunk.operation == "DELETE":
+                await self._delete(chunk)
+            else:
+                await self._maybe_complete(chunk)
+
+    async def _delete(self, chunk: ChunkCreated) -> None:
+        # Either handler may see the DELETE first; both remove from both stores (idempotent).
+        if self._collection is not None or await self.vectors.resolve(self.target or self.alias):
+            collection = self._collection or await self.vectors.resolve(self.target or self.alias)
+            assert collection is not None
+            await self.vectors.delete(collection, must={"doc_id": chunk.doc_id})
+        await self.graph.prune_document(chunk.doc_id, keep_version=None)
+        await self._announce(chunk, chunk_count=0, collection=self._collection or "")
+
+    async def _maybe_complete(self, chunk: ChunkCreated) -> None:
+        if self._collection is None:
+            return  # no vector written yet by this process: the embedded handler will settle it
+        key = {"doc_id": chunk.doc_id, "version": chunk.version}
+        vectors = await self.vectors.count(self._collection, must=key)
+        if vectors < chunk.chunk_count:
+            return
+        if await self.graph.count_chunks(chunk.doc_id, chunk.version) < chunk.chunk_count:
+            return
+        await self.vectors.delete(
+            self._collection, must={"doc_id": chunk.doc_id}, must_not={"version": chunk.version}
+        )
+        await self.graph.prune_document(chunk.doc_id, keep_version=chunk.version)
+        await self._announce(chunk, chunk.chunk_count, self._collection)
+
+    async def _announce(self, chunk: ChunkCreated, chunk_count: int, collection: str) -> None:
+        event = DocumentIndexed(
+            tenant=chunk.tenant,
+            doc_id=chunk.doc_id,
+            version=chunk.version,
+            operation=chunk.operation,
+            source_uri=chunk.source_uri,
+            title=chunk.title,
+            chunk_count=chunk_count,
+            collection=collection,
+            indexed_at=datetime.now(UTC),
+        )
+        await self.announce(event)
+        log.info(
+            "document indexed",
+            doc_id=chunk.doc_id,
+            source=chunk.source_uri,
+            operation=chunk.operation,
+            chunks=chunk_count,
+            collection=collection,
+        )
+
+
+def register(broker: KafkaBroker, ctx: StageContext, indexer: Indexer, group: GroupOf) -> None:
+    @broker.subscriber(
+        ctx.names(topics.EMBEDDED), **ctx.subscriber_options(group(topics.EMBEDDED), batch=True)
+    )
+    async def on_embedded(msg: KafkaMessage) -> None:
+        await ctx.handle_batch(STAGE, topics.EMBEDDED, msg.raw_message, indexer.on_embedded)
+
+    @broker.subscriber(ctx.names(topics.GRAPH), **ctx.subscriber_options(group(topics.GRAPH), batch=True))
+    async def on_graph(msg: KafkaMessage) -> None:
+        await ctx.handle_batch(STAGE, topics.GRAPH, msg.raw_message, indexer.on_graph)

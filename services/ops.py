@@ -1,0 +1,203 @@
+"""Operator tools: per-stage backlog, dead-letter listing and replay."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+import topics
+from services.common.stage import DLQ_HEADER_PREFIX, consumer_group, header_map
+from topics import TopicNames, TopicSpec
+
+# Which stage consumes which topic (the stage's consumer group reads it).
+CONSUMERS: dict[str, tuple[TopicSpec, ...]] = {
+    "parse": (topics.INGEST,),
+    "chunk": (topics.PARSED,),
+    "embed": (topics.CHUNKS,),
+    "extract-graph": (topics.CHUNKS,),
+    "index": (topics.EMBEDDED, topics.GRAPH),
+}
+REPLAY_GROUP = "ragstream.dlq-replay"
+
+
+@dataclass(slots=True)
+class Backlog:
+    stage: str
+    topic: str
+    end: int
+    committed: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.committed, 0)
+
+
+def _end_offsets(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int]:
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+
+
+def backlog(bootstrap: str, names: TopicNames, group_prefix: str = "") -> list[Backlog]:
+    """Messages each stage has yet to commit, per input topic.
+
+    On Tansu the end offset is the last batch's base offset + 1 (design.md §2), so this can read low
+    by less than one producer batch; on Apache Kafka it is exact.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ragstream-status"})
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        metadata = consumer.list_topics(timeout=10).topics
+        rows = []
+        for stage, specs in CONSUMERS.items():
+            for spec in specs:
+                group = consumer_group(names, stage, spec)
+                topic = names(spec)
+                if topic not in metadata:
+                    continue
+                parts = list(metadata[topic].partitions)
+                ends = _end_offsets(consumer, topic, parts)
+                request = [TopicPartition(topic, p) for p in parts]
+                from confluent_kafka import ConsumerGroupTopicPartitions
+
+                future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, request)])
+                try:
+                    result = next(iter(future.values())).result()
+                    committed = {tp.partition: max(tp.offset, 0) for tp in result.topic_partitions}
+                except KafkaException:
+                    committed = {}
+                rows.append(
+                    Backlog(stage, topic, sum(ends.values()), sum(committed.get(p, 0) for p in parts))
+                )
+        return rows
+    finally:
+        consumer.close()
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    dlq_topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get(DLQ_HEADER_PREFIX + "reason", "")
+
+    @property
+    def stage(self) -> str:
+        return self.headers.get(DLQ_HEADER_PREFIX + "stage", "")
+
+    @property
+    def error(self) -> str:
+        return self.headers.get(DLQ_HEADER_PREFIX + "error", "")
+
+    @property
+    def source_topic(self) -> str:
+        return self.headers.get(DLQ_HEADER_PREFIX + "topic", "")
+
+
+def _drain(consumer: Consumer, idle_s: float = 1.0, limit: int = 100_000) -> list[Message]:
+    """Read until nothing arrives for ``idle_s`` (end offsets are unreliable on Tansu)."""
+    out: list[Message] = []
+    last = time.monotonic()
+    while len(out) < limit and time.monotonic() - last < idle_s:
+        for msg in consumer.consume(500, 0.2):
+            if msg.error() is None:
+                out.append(msg)
+                last = time.monotonic()
+    return out
+
+
+def _offset(msg: Message) -> int:
+    return int(msg.offset() or 0)
+
+
+def _partition(msg: Message) -> int:
+    return int(msg.partition() or 0)
+
+
+def _letter(msg: Message, replayed: bool) -> DeadLetter:
+    key = msg.key() or b""
+    return DeadLetter(
+        str(msg.topic()),
+        _partition(msg),
+        _offset(msg),
+        key.decode() if isinstance(key, bytes) else str(key),
+        msg.value() or b"",
+        header_map(msg),
+        replayed,
+    )
+
+
+def _dlq_topics(names: TopicNames, spec: TopicSpec | None) -> list[str]:
+    specs = [spec] if spec else [s for s in topics.ALL if s.dlq]
+    return [names.dlq(s) for s in specs]
+
+
+def dead_letters(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> list[DeadLetter]:
+    """Every dead letter, with whether ``replay`` already sent it back."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": names.prefix + REPLAY_GROUP, "enable.auto.commit": False}
+    )
+    try:
+        wanted = _dlq_topics(names, spec)
+        metadata = consumer.list_topics(timeout=10).topics
+        assignment = [
+            TopicPartition(t, p, 0) for t in wanted if t in metadata for p in metadata[t].partitions
+        ]
+        committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(assignment, timeout=10)}
+        consumer.assign(assignment)
+        letters = []
+        for msg in _drain(consumer):
+            done = _offset(msg) < committed.get((str(msg.topic()), _partition(msg)), -1)
+            letters.append(_letter(msg, replayed=done))
+        return letters
+    finally:
+        consumer.close()
+
+
+def replay(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> list[DeadLetter]:
+    """Send every not-yet-replayed dead letter back to its source topic with its original headers,
+    then commit the replay group's offsets so the next replay does not send them twice."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": names.prefix + REPLAY_GROUP,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    try:
+        wanted = _dlq_topics(names, spec)
+        metadata = consumer.list_topics(timeout=10).topics
+        assignment = [TopicPartition(t, p) for t in wanted if t in metadata for p in metadata[t].partitions]
+        starts = consumer.committed(assignment, timeout=10)
+        consumer.assign([TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)) for tp in starts])
+        sent = []
+        for msg in _drain(consumer):
+            letter = _letter(msg, replayed=True)
+            original: list[tuple[str, str | bytes | None]] = [
+                (k, v) for k, v in letter.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)
+            ]
+            source = names(names.spec_of(letter.dlq_topic))
+            producer.produce(source, letter.value, key=msg.key(), headers=list(original))
+            sent.append(letter)
+        if producer.flush(30):
+            raise RuntimeError("replay: some messages were not delivered; nothing committed, run it again")
+        if sent:
+            last: dict[tuple[str, int], int] = {}
+            for letter in sent:
+                last[(letter.dlq_topic, letter.partition)] = letter.offset + 1
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in last.items()], asynchronous=False
+            )
+        return sent
+    finally:
+        consumer.close()

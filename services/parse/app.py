@@ -1,0 +1,67 @@
+"""parse: docs.ingest → docs.parsed. Reads the claim-checked bytes, extracts sections, stores them
+as a JSON blob (a 100 MB PDF's text would not fit a Kafka message) and announces the version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+
+from faststream.confluent import KafkaBroker
+from faststream.confluent.annotations import KafkaMessage
+
+import topics
+from services.common.messages import DocumentParsed, DocumentSubmitted
+from services.common.stage import GroupOf, PoisonMessage, StageContext
+from services.parse.parsers import ParseError, parse_document
+from services.stores.ports import BlobStore
+
+STAGE = "parse"
+
+
+async def parse(record: DocumentSubmitted, blobs: BlobStore, max_bytes: int) -> DocumentParsed:
+    common = {
+        "tenant": record.tenant,
+        "doc_id": record.doc_id,
+        "operation": record.operation,
+        "source_uri": record.source_uri,
+        "filename": record.filename,
+        "submitted_at": record.submitted_at,
+    }
+    if record.operation == "DELETE":
+        return DocumentParsed(version="", **common)
+    if not record.blob_uri or not record.sha256:
+        raise PoisonMessage("missing_blob", "an UPSERT needs blob_uri and sha256")
+    if record.size_bytes > max_bytes:
+        raise PoisonMessage("too_large", f"{record.size_bytes} bytes > limit {max_bytes}")
+    path = blobs.local_path(record.blob_uri)
+    if path is None:
+        raise PoisonMessage("missing_blob", f"{record.blob_uri} is not in the blob store")
+    try:
+        parsed = await asyncio.to_thread(parse_document, path, record.filename, record.content_type)
+    except ParseError as exc:
+        raise PoisonMessage(exc.reason, str(exc)) from exc
+    payload = json.dumps([asdict(s) for s in parsed.sections], ensure_ascii=False).encode()
+    sections_uri, _, _ = await blobs.put_bytes(payload)
+    return DocumentParsed(
+        version=record.sha256,
+        title=parsed.title,
+        content_type=parsed.content_type,
+        sections_uri=sections_uri,
+        page_count=parsed.page_count,
+        section_count=len(parsed.sections),
+        char_count=sum(len(s.text) for s in parsed.sections),
+        **common,
+    )
+
+
+def register(
+    broker: KafkaBroker, ctx: StageContext, blobs: BlobStore, max_bytes: int, group: GroupOf
+) -> None:
+    @broker.subscriber(ctx.names(topics.INGEST), **ctx.subscriber_options(group(topics.INGEST)))
+    async def on_document_submitted(msg: KafkaMessage) -> None:
+        async def handle(record: DocumentSubmitted) -> None:
+            parsed = await parse(record, blobs, max_bytes)
+            await ctx.publish(topics.PARSED, parsed, key=parsed.doc_id)
+
+        await ctx.handle_one(STAGE, topics.INGEST, msg.raw_message, handle)

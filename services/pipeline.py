@@ -1,0 +1,239 @@
+"""The one place that wires the ingestion pipeline: broker (embedded Tansu or an external Kafka),
+topics, codec, stores and models, then the stages asked for, all in this process.
+
+``ragstream up`` runs every stage here; ``ragstream worker <stage>`` runs one (the same code, one
+process per stage, as compose and Helm deploy it). Tests run it in-process against a shared broker
+with a topic prefix so each test has its own topics and consumer groups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from faststream.confluent import KafkaBroker
+
+import topics
+from services.common.codec import Codec, make_codec
+from services.common.settings import Settings
+from services.common.stage import GroupOf, StageContext, consumer_group
+from services.common.tansu import TansuBroker
+from services.stores.blobs import LocalBlobStore
+from topics import TopicNames
+from topics.admin import ensure_topics
+
+log = structlog.get_logger("ragstream.pipeline")
+
+STAGES = ("parse", "chunk", "embed", "extract-graph", "index")
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    bootstrap: str
+    names: TopicNames
+    codec: Codec
+    broker: KafkaBroker
+    blobs: LocalBlobStore
+    stages: tuple[str, ...]
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def vectors(self) -> Any:
+        return self.resources.get("vectors")
+
+    @property
+    def graph(self) -> Any:
+        return self.resources.get("graph")
+
+    @property
+    def embedder(self) -> Any:
+        return self.resources.get("embedder")
+
+
+@contextlib.asynccontextmanager
+async def embedded_broker(settings: Settings) -> AsyncIterator[str]:
+    """Yield a bootstrap address: the configured Kafka, or a Tansu started (and stopped) here."""
+    if settings.kafka.bootstrap:
+        yield settings.kafka.bootstrap
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    tansu = TansuBroker(log_file=settings.home / "tansu.log").start()
+    log.info("embedded broker started", bootstrap=tansu.bootstrap, storage=tansu.storage)
+    try:
+        yield tansu.bootstrap
+    finally:
+        tansu.stop()
+
+
+@contextlib.asynccontextmanager
+async def graph_store(settings: Settings, graph_name: str = "ragstream") -> AsyncIterator[Any]:
+    if settings.stores.neo4j_uri:
+        from services.stores.graph_neo4j import Neo4jGraphStore
+
+        store: Any = Neo4jGraphStore(
+            settings.stores.neo4j_uri,
+            settings.stores.neo4j_user,
+            settings.stores.neo4j_password.get_secret_value(),
+        )
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
+    from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
+
+    server: FalkorServer | None = None
+    if settings.stores.falkordb_url:
+        hostport = settings.stores.falkordb_url.removeprefix("redis://").rstrip("/")
+        host, port = hostport.rsplit(":", 1)
+    else:
+        server = FalkorServer(settings.data_dir / "graph").start()
+        host, port = server.host, str(server.port)
+    store = await FalkorGraphStore.connect(host, int(port), graph=graph_name)
+    try:
+        yield store
+    finally:
+        await store.close()
+        if server is not None:
+            server.stop()
+
+
+def vector_index(settings: Settings) -> Any:
+    if settings.stores.qdrant_url:
+        from services.stores.vectors_server import ServerVectorIndex
+
+        key = settings.stores.qdrant_api_key
+        return ServerVectorIndex(
+            url=settings.stores.qdrant_url, api_key=key.get_secret_value() if key else None
+        )
+    from services.stores.vectors_edge import EdgeVectorIndex
+
+    return EdgeVectorIndex(settings.data_dir / "vectors")
+
+
+def embedder_for(settings: Settings) -> Any:
+    models = settings.models
+    if models.embeddings_url:
+        from services.models.embedder import HttpEmbedder
+
+        return HttpEmbedder(
+            models.embeddings_url,
+            models.embeddings_model,
+            dim=models.embeddings_dim,
+            api_key=models.embeddings_api_key.get_secret_value() if models.embeddings_api_key else None,
+            batch_size=models.embed_batch_size,
+        )
+    from services.models.embedder import LocalEmbedder
+
+    return LocalEmbedder()
+
+
+@contextlib.asynccontextmanager
+async def run_pipeline(
+    settings: Settings,
+    stages: Collection[str] = STAGES,
+    bootstrap: str | None = None,
+    names: TopicNames | None = None,
+    target_collection: str | None = None,
+    group_suffix: str = "",
+    graph_name: str = "ragstream",
+    embedder: Any = None,
+) -> AsyncIterator[Pipeline]:
+    """Start the requested stages (and what they need); stop everything on exit. ``embedder`` lets a
+    caller share an already loaded model (tests, a reindex inside a running stack)."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    names = names or TopicNames(settings.kafka.topic_prefix)
+    async with contextlib.AsyncExitStack() as stack:
+        if bootstrap is None:
+            bootstrap = await stack.enter_async_context(embedded_broker(settings))
+        created = ensure_topics(
+            bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor
+        )
+        if created:
+            log.info("topics created", count=len(created))
+        broker = KafkaBroker(
+            bootstrap,
+            client_id=settings.kafka.client_id,
+            graceful_timeout=10.0,
+            logger=None,
+            enable_idempotence=True,
+            acks="all",
+        )
+        codec = make_codec(settings.kafka.schema_registry_url)
+        ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)
+        blobs = LocalBlobStore(settings.blob_dir)
+        pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
+        if embedder is not None:
+            pipe.resources["embedder"] = embedder
+        await _register(pipe, ctx, stack, target_collection, group_suffix, graph_name)
+        await broker.start()
+        stack.push_async_callback(broker.stop)
+        log.info("pipeline running", stages=list(stages), bootstrap=bootstrap)
+        yield pipe
+
+
+async def _register(
+    pipe: Pipeline,
+    ctx: StageContext,
+    stack: contextlib.AsyncExitStack,
+    target_collection: str | None,
+    group_suffix: str,
+    graph_name: str,
+) -> None:
+    settings, broker, names = pipe.settings, pipe.broker, pipe.names
+    stages = set(pipe.stages)
+
+    def group(stage: str) -> GroupOf:
+        return lambda spec: consumer_group(names, stage, spec, group_suffix)
+
+    if "parse" in stages:
+        from services.parse import app as parse_app
+
+        parse_app.register(broker, ctx, pipe.blobs, settings.pipeline.max_document_bytes, group("parse"))
+    if "chunk" in stages:
+        from services.chunk import app as chunk_app
+        from services.chunk.chunker import TokenChunker
+
+        chunker = TokenChunker(
+            max_tokens=settings.models.chunk_max_tokens, overlap=settings.models.chunk_overlap_tokens
+        )
+        chunk_app.register(broker, ctx, pipe.blobs, chunker, group("chunk"))
+    if "embed" in stages:
+        from services.embed import app as embed_app
+
+        if pipe.embedder is None:
+            embedder = embedder_for(settings)
+            pipe.resources["embedder"] = embedder
+            stack.push_async_callback(embedder.close)
+        embed_app.register(broker, ctx, pipe.embedder, group("embed"))
+    if "extract-graph" in stages:
+        from services.extract_graph import app as extract_app
+        from services.extract_graph.extractor import RuleExtractor
+
+        extract_app.register(broker, ctx, RuleExtractor(), group("extract-graph"))
+    if "index" in stages:
+        from services.index import app as index_app
+        from services.index.ledger import SqliteLedger
+
+        vectors = vector_index(settings)
+        stack.push_async_callback(vectors.close)
+        graph = await stack.enter_async_context(graph_store(settings, graph_name))
+        ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
+        stack.push_async_callback(ledger.close)
+        pipe.resources |= {"vectors": vectors, "graph": graph}
+
+        async def announce(event: Any) -> None:
+            await ctx.publish(topics.INDEXED, event, key=event.doc_id)
+
+        indexer = index_app.Indexer(
+            announce, vectors, graph, ledger, settings.stores.collection_alias, target_collection
+        )
+        pipe.resources["indexer"] = indexer
+        index_app.register(broker, ctx, indexer, group("index"))
