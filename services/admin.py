@@ -13,44 +13,61 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.generations import Stack
 from services.ops import backlog
-from services.pipeline import Pipeline
 from services.retrieve.search import search
 
 
-def build_app(pipe: Pipeline) -> Starlette:
+def build_app(stack: Stack) -> Starlette:
+    tasks: set[asyncio.Task[Any]] = set()
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})
 
     async def readyz(_: Request) -> Response:
-        ready = pipe.broker is not None and bool(pipe.stages)
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        return JSONResponse({"ready": True})
 
     async def status(_: Request) -> Response:
-        rows = await asyncio.to_thread(backlog, pipe.bootstrap, pipe.names)
+        live = stack.live
+        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", ("parse", "chunk"))
+        suffix = live.names.prefix.removeprefix(stack.names.prefix).rstrip(".")
+        rows = front + await asyncio.to_thread(
+            backlog,
+            stack.bootstrap,
+            live.names,
+            f".{suffix}" if suffix else "",
+            ("embed", "extract-graph", "index"),
+        )
+        collection = await stack.vectors.resolve(stack.settings.stores.collection_alias)
         body: dict[str, Any] = {
-            "bootstrap": pipe.bootstrap,
-            "stages": list(pipe.stages),
+            "bootstrap": stack.bootstrap,
             "backlog": [
                 {"stage": r.stage, "topic": r.topic, "end": r.end, "committed": r.committed, "lag": r.lag}
                 for r in rows
             ],
+            "collection": collection,
+            "chunks": await stack.vectors.count(collection, must={}) if collection else 0,
+            "graph": await stack.graph.stats(None),
+            "reindex": stack.progress.to_json(),
         }
-        if pipe.vectors is not None:
-            collection = await pipe.vectors.resolve(pipe.settings.stores.collection_alias)
-            body["collection"] = collection
-            body["chunks"] = await pipe.vectors.count(collection, must={}) if collection else 0
-        if pipe.graph is not None:
-            body["graph"] = await pipe.graph.stats(None)
         return JSONResponse(body)
+
+    async def reindex(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse(stack.progress.to_json())
+        if stack.progress.state == "catching-up":
+            return JSONResponse({"error": "a reindex is already running"}, status_code=409)
+        task = asyncio.create_task(stack.reindex())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        await asyncio.sleep(0.1)
+        return JSONResponse(stack.progress.to_json(), status_code=202)
 
     async def do_search(request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
         if not query:
             return JSONResponse({"error": "missing query parameter q"}, status_code=400)
-        if pipe.embedder is None or pipe.vectors is None:
-            return JSONResponse({"error": "this process runs no index/embed stage"}, status_code=503)
-        tenant = request.query_params.get("tenant", pipe.settings.tenant)
+        tenant = request.query_params.get("tenant", stack.settings.tenant)
         try:
             limit = max(1, min(int(request.query_params.get("k", "5")), 50))
         except ValueError:
@@ -58,10 +75,10 @@ def build_app(pipe: Pipeline) -> Starlette:
         result = await search(
             query,
             tenant,
-            pipe.embedder,
-            pipe.vectors,
-            pipe.graph,
-            pipe.settings.stores.collection_alias,
+            stack.embedder,
+            stack.vectors,
+            stack.graph,
+            stack.settings.stores.collection_alias,
             limit,
         )
         return JSONResponse(result.to_json())
@@ -75,14 +92,15 @@ def build_app(pipe: Pipeline) -> Starlette:
             Route("/readyz", readyz),
             Route("/status", status),
             Route("/search", do_search),
+            Route("/reindex", reindex, methods=["GET", "POST"]),
             Route("/metrics", metrics),
         ]
     )
 
 
-async def serve(pipe: Pipeline, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+async def serve(stack: Stack, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
     """Start the server in this event loop; returns it, its task and the port it bound."""
-    config = uvicorn.Config(build_app(pipe), host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(build_app(stack), host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

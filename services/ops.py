@@ -39,7 +39,9 @@ def _end_offsets(consumer: Consumer, topic: str, partitions: list[int]) -> dict[
     return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
 
 
-def backlog(bootstrap: str, names: TopicNames, group_prefix: str = "") -> list[Backlog]:
+def backlog(
+    bootstrap: str, names: TopicNames, suffix: str = "", stages: tuple[str, ...] | None = None
+) -> list[Backlog]:
     """Messages each stage has yet to commit, per input topic.
 
     On Tansu the end offset is the last batch's base offset + 1 (design.md §2), so this can read low
@@ -51,8 +53,10 @@ def backlog(bootstrap: str, names: TopicNames, group_prefix: str = "") -> list[B
         metadata = consumer.list_topics(timeout=10).topics
         rows = []
         for stage, specs in CONSUMERS.items():
+            if stages is not None and stage not in stages:
+                continue
             for spec in specs:
-                group = consumer_group(names, stage, spec)
+                group = consumer_group(names, stage, spec, suffix)
                 topic = names(spec)
                 if topic not in metadata:
                     continue

@@ -143,9 +143,14 @@ async def run_pipeline(
     group_suffix: str = "",
     graph_name: str = "ragstream",
     embedder: Any = None,
+    vectors: Any = None,
+    graph: Any = None,
 ) -> AsyncIterator[Pipeline]:
-    """Start the requested stages (and what they need); stop everything on exit. ``embedder`` lets a
-    caller share an already loaded model (tests, a reindex inside a running stack)."""
+    """Start the requested stages (and what they need); stop everything on exit.
+
+    ``embedder``, ``vectors`` and ``graph`` let a caller share what it already holds (a loaded model;
+    the stores, which only one process may open): an index generation started by a reindex runs
+    beside the live one on the same stores. Shared objects are not closed here."""
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
@@ -170,8 +175,8 @@ async def run_pipeline(
         ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)
         blobs = LocalBlobStore(settings.blob_dir)
         pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
-        if embedder is not None:
-            pipe.resources["embedder"] = embedder
+        shared = {"embedder": embedder, "vectors": vectors, "graph": graph}
+        pipe.resources |= {k: v for k, v in shared.items() if v is not None}
         await _register(pipe, ctx, stack, target_collection, group_suffix, graph_name)
         await broker.start()
         stack.push_async_callback(broker.stop)
@@ -222,18 +227,23 @@ async def _register(
         from services.index import app as index_app
         from services.index.ledger import SqliteLedger
 
-        vectors = vector_index(settings)
-        stack.push_async_callback(vectors.close)
-        graph = await stack.enter_async_context(graph_store(settings, graph_name))
+        if pipe.vectors is None:
+            pipe.resources["vectors"] = vector_index(settings)
+            stack.push_async_callback(pipe.resources["vectors"].close)
+        if pipe.graph is None:
+            pipe.resources["graph"] = await stack.enter_async_context(graph_store(settings, graph_name))
+        vectors, graph = pipe.vectors, pipe.graph
         ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
         stack.push_async_callback(ledger.close)
-        pipe.resources |= {"vectors": vectors, "graph": graph}
+        alias = settings.stores.collection_alias
 
         async def announce(event: Any) -> None:
+            # A generation still catching up (a reindex) is not what searches read: stay quiet
+            # until the alias points at it, so "indexed" always means "searchable".
+            if target_collection and await vectors.resolve(alias) != target_collection:
+                return
             await ctx.publish(topics.INDEXED, event, key=event.doc_id)
 
-        indexer = index_app.Indexer(
-            announce, vectors, graph, ledger, settings.stores.collection_alias, target_collection
-        )
+        indexer = index_app.Indexer(announce, vectors, graph, ledger, alias, target_collection)
         pipe.resources["indexer"] = indexer
         index_app.register(broker, ctx, indexer, group("index"))

@@ -52,15 +52,26 @@ def by_name(name: str) -> TopicSpec:
 
 @dataclass(frozen=True, slots=True)
 class TopicNames:
-    """Resolves registry entries to the names on the broker."""
+    """Resolves registry entries to the names on the broker.
+
+    ``prefix`` keeps parallel stacks apart. A reindex generation gets its own prefix for its private
+    topics while the ``shared`` ones (the chunk topic it replays, the indexed topic publishers
+    watch) keep the live prefix ``base``.
+    """
 
     prefix: str = ""
+    base: str = ""
+    shared: frozenset[str] = frozenset()
 
     def __call__(self, spec: TopicSpec) -> str:
-        return self.prefix + spec.name
+        return (self.base if spec.name in self.shared else self.prefix) + spec.name
 
     def dlq(self, spec: TopicSpec) -> str:
-        return self.prefix + spec.name + DLQ_SUFFIX
+        return self(spec) + DLQ_SUFFIX
+
+    def generation(self, label: str, shared: tuple[TopicSpec, ...]) -> TopicNames:
+        """Names for an index generation: private topics under ``<prefix><label>.``."""
+        return TopicNames(f"{self.prefix}{label}.", self.prefix, frozenset(s.name for s in shared))
 
     def all_names(self, specs: tuple[TopicSpec, ...] = ALL) -> list[str]:
         names = []
@@ -72,5 +83,8 @@ class TopicNames:
 
     def spec_of(self, broker_name: str) -> TopicSpec:
         """The registry entry behind a broker topic name (a DLQ name gives its source topic)."""
-        bare = broker_name.removeprefix(self.prefix).removesuffix(DLQ_SUFFIX)
-        return by_name(bare)
+        bare = broker_name.removesuffix(DLQ_SUFFIX)
+        for spec in ALL:
+            if self(spec) == bare:
+                return spec
+        raise KeyError(f"{broker_name!r} is not a topic of this stack (prefix {self.prefix!r})")

@@ -107,9 +107,6 @@ def up(
         list[Path] | None,
         typer.Option("--ingest", "-i", help="Files or folders to publish once the stack is up (repeatable)."),
     ] = None,
-    stages: Annotated[
-        str, typer.Option(help="Comma-separated stages to run here.")
-    ] = "parse,chunk,embed,extract-graph,index",
     tenant: TenantOpt = None,
     port: Annotated[int, typer.Option(help="Admin HTTP port on 127.0.0.1 (0 = any free port).")] = 0,
     home: HomeOpt = None,
@@ -125,42 +122,33 @@ def up(
                 f"already running (pid {previous['pid']}, admin {previous.get('admin_url')}). "
                 "Stop it first, or use another --home."
             )
-    asyncio.run(
-        _up(
-            settings,
-            [s.strip() for s in stages.split(",") if s.strip()],
-            ingest or [],
-            tenant or settings.tenant,
-            port,
-        )
-    )
+    asyncio.run(_up(settings, ingest or [], tenant or settings.tenant, port))
 
 
-async def _up(settings: Settings, stages: list[str], ingest: list[Path], tenant: str, port: int) -> None:
+async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) -> None:
     from services.admin import serve
-    from services.pipeline import run_pipeline
+    from services.generations import run_stack
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     err.print("[dim]starting the embedded stack (first start loads the embedding model, ~10 s)…[/]")
-    async with run_pipeline(settings, stages) as pipe:
-        server, task, bound = await serve(pipe, settings.admin_host, port)
+    async with run_stack(settings) as stack:
+        server, task, bound = await serve(stack, settings.admin_host, port)
         admin_url = f"http://{settings.admin_host}:{bound}"
         info = {
             "pid": os.getpid(),
-            "bootstrap": pipe.bootstrap,
+            "bootstrap": stack.bootstrap,
             "admin_url": admin_url,
-            "topic_prefix": pipe.names.prefix,
+            "topic_prefix": stack.names.prefix,
             "blob_dir": str(settings.blob_dir),
             "started_at": time.time(),
-            "stages": stages,
         }
         settings.run_file.write_text(json.dumps(info, indent=2))
         try:
             console.print(
-                f"[bold green]ragstream is up[/]  broker {pipe.bootstrap}  admin {admin_url}  "
+                f"[bold green]ragstream is up[/]  broker {stack.bootstrap}  admin {admin_url}  "
                 f"data {settings.home}"
             )
             console.print(
@@ -383,6 +371,41 @@ def status(
     for row in body["backlog"]:
         table.add_row(row["stage"], row["topic"], str(row["end"]), str(row["committed"]), str(row["lag"]))
     console.print(table)
+
+
+@app.command()
+def reindex(
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow progress until the swap.")] = True,
+    home: HomeOpt = None,
+) -> None:
+    """Rebuild the index into a new version by replaying the chunk topic (no re-parse) with fresh
+    consumer groups, then swap the `chunks` alias atomically once it has caught up. Searches keep
+    answering from the old version until the swap; new documents reach both meanwhile."""
+    settings = _settings(home)
+    info = _run_info(settings)
+    if not info.get("admin_url"):
+        raise _fail("reindex runs inside the embedded stack (`ragstream up`)")
+    response = httpx.post(f"{info['admin_url']}/reindex", timeout=30)
+    body = response.json()
+    if response.status_code >= 400:
+        raise _fail(body.get("error", response.text))
+    console.print(f"reindexing into [bold]{body['collection']}[/] (live: {body['previous']})")
+    if not wait:
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("chunks in the new version", total=None)
+        while body["state"] == "catching-up":
+            time.sleep(1.0)
+            body = httpx.get(f"{info['admin_url']}/reindex", timeout=30).json()
+            progress.update(task, completed=body["new_chunks"], total=max(body["live_chunks"], 1))
+    if body["state"] != "swapped":
+        raise _fail(f"reindex {body['state']}: {body.get('error')}")
+    took = body["finished_at"] - body["started_at"]
+    console.print(
+        f"[green]swapped[/]: alias now points at {body['collection']} "
+        f"({body['new_chunks']} chunks, {took:.1f}s)"
+    )
 
 
 @app.command("topics")

@@ -1,0 +1,220 @@
+"""Index generations and reindex by replay.
+
+The front of the pipeline (parse, chunk) runs once. Everything after the chunk topic (embed,
+extract-graph, index) is an *index generation*: its consumer groups, private topics and Qdrant
+collection ``chunks_vN``. A reindex starts generation N+1 beside the live one, replaying
+``docs.chunks`` from the beginning with fresh consumer groups (no re-parse), waits until it has
+caught up, swaps the alias atomically and retires generation N. Searches read the alias, so they
+keep answering throughout; new documents keep flowing into both generations while the new one
+catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+import topics
+from services.common.settings import Settings
+from services.ops import backlog
+from services.pipeline import Pipeline, run_pipeline
+from topics import TopicNames
+
+log = structlog.get_logger("ragstream.reindex")
+
+GENERATION_STAGES = ("embed", "extract-graph", "index")
+FRONT_STAGES = ("parse", "chunk")
+SHARED = (topics.INGEST, topics.PARSED, topics.CHUNKS, topics.INDEXED)
+
+
+def next_collection(alias: str, existing: list[str]) -> str:
+    versions = [
+        int(m.group(1)) for name in existing if (m := re.fullmatch(rf"{re.escape(alias)}_v(\d+)", name))
+    ]
+    return f"{alias}_v{max(versions, default=0) + 1}"
+
+
+def _label_file(settings: Settings) -> Path:
+    return settings.data_dir / "index" / "live-generation.json"
+
+
+def read_live_label(settings: Settings) -> str:
+    try:
+        return str(json.loads(_label_file(settings).read_text())["label"])
+    except FileNotFoundError:
+        return ""
+
+
+def write_live_label(settings: Settings, label: str) -> None:
+    path = _label_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"label": label}))
+    os.replace(tmp, path)
+
+
+@dataclass
+class ReindexProgress:
+    state: str = "idle"  # idle | catching-up | swapped | failed
+    collection: str = ""
+    previous: str | None = None
+    live_chunks: int = 0
+    new_chunks: int = 0
+    lag: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Stack:
+    """A running stack: the front stages plus the live index generation, with room for a second."""
+
+    settings: Settings
+    bootstrap: str
+    names: TopicNames
+    front: Pipeline
+    live: Pipeline
+    shared: dict[str, Any]
+    live_label: str = ""  # "" for the first generation, "v2", "v3"... after reindexes
+    _exits: dict[str, contextlib.AsyncExitStack] = field(default_factory=dict)
+    progress: ReindexProgress = field(default_factory=ReindexProgress)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def vectors(self) -> Any:
+        return self.shared["vectors"]
+
+    @property
+    def graph(self) -> Any:
+        return self.shared["graph"]
+
+    @property
+    def embedder(self) -> Any:
+        return self.shared["embedder"]
+
+    async def reindex(self, timeout_s: float = 3600.0, settle_checks: int = 2) -> ReindexProgress:
+        """Build the next index version from the chunk topic and swap it in; returns when swapped."""
+        if self._lock.locked():
+            raise RuntimeError("a reindex is already running")
+        async with self._lock:
+            alias = self.settings.stores.collection_alias
+            previous = await self.vectors.resolve(alias)
+            target = next_collection(alias, await self.vectors.collections())
+            label = target.rsplit("_", 1)[1]
+            self.progress = ReindexProgress("catching-up", target, previous, started_at=time.time())
+            names = self.names.generation(label, SHARED)
+            suffix = f".{label}"
+            exit_stack = contextlib.AsyncExitStack()
+            try:
+                new = await exit_stack.enter_async_context(
+                    run_pipeline(
+                        self.settings,
+                        GENERATION_STAGES,
+                        bootstrap=self.bootstrap,
+                        names=names,
+                        target_collection=target,
+                        group_suffix=suffix,
+                        **self.shared,
+                    )
+                )
+                await self._catch_up(new, target, previous, suffix, timeout_s, settle_checks)
+                await self.vectors.set_alias(alias, target)
+                log.info("alias swapped", alias=alias, collection=target, previous=previous)
+                write_live_label(self.settings, label)
+                old_exit, self.live, self.live_label = self._exits.pop("live", None), new, label
+                self._exits["live"] = exit_stack
+                if old_exit is not None:
+                    await old_exit.aclose()
+                self.progress.state = "swapped"
+                self.progress.finished_at = time.time()
+                return self.progress
+            except BaseException as exc:
+                self.progress.state = "failed"
+                self.progress.error = f"{type(exc).__name__}: {exc}"
+                await exit_stack.aclose()
+                raise
+
+    async def _catch_up(
+        self, new: Pipeline, target: str, previous: str | None, suffix: str, timeout_s: float, settle: int
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        calm = 0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            rows = await asyncio.to_thread(
+                backlog, self.bootstrap, new.names, suffix, ("embed", "extract-graph", "index")
+            )
+            started = all(r.committed > 0 for r in rows if r.end > 0)
+            lag = sum(r.lag for r in rows)
+            live = await self.vectors.count(previous, must={}) if previous else 0
+            fresh = (
+                await self.vectors.count(target, must={}) if target in await self.vectors.collections() else 0
+            )
+            self.progress.lag, self.progress.live_chunks, self.progress.new_chunks = lag, live, fresh
+            calm = calm + 1 if (lag == 0 and started and fresh == live) else 0
+            if calm >= settle:
+                return
+        raise TimeoutError(
+            f"reindex into {target} did not catch up in {timeout_s:.0f}s "
+            f"(lag {self.progress.lag}, {self.progress.new_chunks}/{self.progress.live_chunks} chunks)"
+        )
+
+    async def close(self) -> None:
+        for exit_stack in reversed(list(self._exits.values())):
+            await exit_stack.aclose()
+        self._exits.clear()
+
+
+@contextlib.asynccontextmanager
+async def run_stack(
+    settings: Settings, bootstrap: str | None = None, names: TopicNames | None = None, embedder: Any = None
+) -> AsyncIterator[Stack]:
+    """The embedded stack as `ragstream up` runs it: front stages + one live index generation, with
+    the stores and model opened once and shared by every generation."""
+    from services.pipeline import embedded_broker, embedder_for, graph_store, vector_index
+
+    names = names or TopicNames(settings.kafka.topic_prefix)
+    async with contextlib.AsyncExitStack() as outer:
+        if bootstrap is None:
+            bootstrap = await outer.enter_async_context(embedded_broker(settings))
+        vectors = vector_index(settings)
+        outer.push_async_callback(vectors.close)
+        graph = await outer.enter_async_context(graph_store(settings))
+        if embedder is None:
+            embedder = embedder_for(settings)
+            outer.push_async_callback(embedder.close)
+        shared = {"embedder": embedder, "vectors": vectors, "graph": graph}
+        front = await outer.enter_async_context(
+            run_pipeline(settings, FRONT_STAGES, bootstrap=bootstrap, names=names)
+        )
+        label = read_live_label(settings)  # the generation a reindex swapped in survives a restart
+        live_names = names.generation(label, SHARED) if label else names
+        live_exit = contextlib.AsyncExitStack()
+        live = await live_exit.enter_async_context(
+            run_pipeline(
+                settings,
+                GENERATION_STAGES,
+                bootstrap=bootstrap,
+                names=live_names,
+                group_suffix=f".{label}" if label else "",
+                **shared,
+            )
+        )
+        stack = Stack(settings, bootstrap, names, front, live, shared, label)
+        stack._exits["live"] = live_exit
+        outer.push_async_callback(stack.close)
+        yield stack
