@@ -35,8 +35,31 @@ class Backlog:
         return max(self.end - self.committed, 0)
 
 
-def _end_offsets(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int]:
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+def _end_offsets(
+    consumer: Consumer, topic: str, partitions: list[int], wait_s: float = 2.0
+) -> dict[int, int]:
+    """High watermarks taken from fetch responses.
+
+    Tansu answers ListOffsets(latest) with the last batch's base offset + 1 (design.md §2), which
+    reads low. A fetch response carries the true high watermark on Tansu and on Apache Kafka alike,
+    so fetch once from just below the listed end and read the cached watermark.
+    """
+    listed = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    consumer.assign([TopicPartition(topic, p, max(listed[p] - 1, 0)) for p in partitions if listed[p] > 0])
+    deadline = time.monotonic() + wait_s
+    pending = {p for p in partitions if listed[p] > 0}
+    while pending and time.monotonic() < deadline:
+        for msg in consumer.consume(100, 0.1):
+            pending.discard(_partition(msg))
+    ends = {}
+    for p in partitions:
+        try:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+        except KafkaException:
+            high = -1
+        ends[p] = max(listed[p], high)
+    consumer.unassign()
+    return ends
 
 
 def backlog(
@@ -47,7 +70,9 @@ def backlog(
     On Tansu the end offset is the last batch's base offset + 1 (design.md §2), so this can read low
     by less than one producer batch; on Apache Kafka it is exact.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ragstream-status"})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "ragstream-status", "enable.auto.commit": False}
+    )
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
         metadata = consumer.list_topics(timeout=10).topics

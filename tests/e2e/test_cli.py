@@ -1,0 +1,102 @@
+"""README's main command as a newcomer runs it: `ragstream up --ingest examples/docs` in the
+foreground, then search, status, a broken publish, the DLQ, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+RAGSTREAM = str(Path(sys.executable).parent / "ragstream")
+EXAMPLES = ROOT / "examples" / "docs"
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RAGSTREAM, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str], Path]:
+    """`ragstream up --ingest examples/docs` running in the background until the folder is indexed."""
+    env = {**os.environ, "RAGSTREAM_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    log = tmp_path / "up.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [RAGSTREAM, "up", "--ingest", str(EXAMPLES)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+    deadline = time.monotonic() + 240
+    while "document(s)" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"`ragstream up` did not finish ingesting:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield proc, env, log
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_up_ingests_the_examples_and_the_other_commands_attach(
+    stack: tuple[subprocess.Popen[str], dict[str, str], Path], tmp_path: Path
+) -> None:
+    """Every example document is indexed; search, status, publish, dlq and Ctrl-C behave as documented."""
+    proc, env, log = stack
+    summary = log.read_text()
+    assert summary.count("indexed") >= len(list(EXAMPLES.iterdir()))
+    assert "failed" not in summary
+
+    found = cli("search", "RS-2026004 Emerald Kingfisher", "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    body = json.loads(found.stdout)
+    assert any("RS-2026004" in c["text"] for c in body["chunks"])
+
+    status = cli("status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert state["collection"] == "chunks_v1"
+    assert state["chunks"] > 0
+    assert {row["stage"] for row in state["backlog"]} == {"parse", "chunk", "embed", "extract-graph", "index"}
+    # end offsets come from fetch responses, so they are never below what was committed (Tansu gap a)
+    assert all(row["end"] == row["committed"] and row["lag"] == 0 for row in state["backlog"]), state[
+        "backlog"
+    ]
+
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + os.urandom(512))
+    published = cli("publish", str(broken), "--timeout", "60", env=env)
+    assert published.returncode == 1
+    assert "corrupt" in published.stdout
+
+    letters = cli("dlq", "list", env=env)
+    assert letters.returncode == 0
+    assert "corrupt" in letters.stdout
+    assert "parse" in letters.stdout
+
+    missing = cli("publish", str(tmp_path / "nope"), env=env)
+    assert missing.returncode == 1
+    assert "no such file" in missing.stderr
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    assert "stopped cleanly" in log.read_text()
+    assert not (Path(env["RAGSTREAM_HOME"]) / "run.json").exists()
+
+    after = cli("status", env=env)
+    assert after.returncode == 1
+    assert "not running" in after.stderr
