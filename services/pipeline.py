@@ -225,7 +225,7 @@ async def _register(
         extract_app.register(broker, ctx, RuleExtractor(), group("extract-graph"))
     if "index" in stages:
         from services.index import app as index_app
-        from services.index.ledger import SqliteLedger
+        from services.index.ledger import Ledger, PostgresLedger, SqliteLedger
 
         if pipe.vectors is None:
             pipe.resources["vectors"] = vector_index(settings)
@@ -233,7 +233,13 @@ async def _register(
         if pipe.graph is None:
             pipe.resources["graph"] = await stack.enter_async_context(graph_store(settings, graph_name))
         vectors, graph = pipe.vectors, pipe.graph
-        ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
+        ledger: Ledger
+        if settings.stores.postgres_dsn:
+            ledger = await PostgresLedger.connect(
+                settings.stores.postgres_dsn.get_secret_value(), group_suffix
+            )
+        else:
+            ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
         stack.push_async_callback(ledger.close)
         alias = settings.stores.collection_alias
 

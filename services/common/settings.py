@@ -36,6 +36,8 @@ class StoreSettings(BaseModel):
     neo4j_password: SecretStr = SecretStr("neo4j")
     falkordb_url: str | None = None  # redis://host:port of an already running FalkorDB
     collection_alias: str = "chunks"
+    # Postgres for the index ledger (and, later, chat memory); None = SQLite in the data directory
+    postgres_dsn: SecretStr | None = None
 
 
 class ModelSettings(BaseModel):

@@ -18,7 +18,7 @@ from faststream.confluent.annotations import KafkaMessage
 import topics
 from services.common.messages import ChunkCreated, ChunkEmbedded, DocumentIndexed, GraphExtracted
 from services.common.stage import MESSAGES, GroupOf, StageContext
-from services.index.ledger import SqliteLedger
+from services.index.ledger import Ledger
 from services.stores.ports import ChunkFacts, Entity, GraphStore, Relation, VectorIndex, VectorPoint
 
 STAGE = "index"
@@ -68,7 +68,7 @@ class Indexer:
         announce: Callable[[DocumentIndexed], Awaitable[None]],
         vectors: VectorIndex,
         graph: GraphStore,
-        ledger: SqliteLedger,
+        ledger: Ledger,
         alias: str,
         target: str | None = None,
     ) -> None:
