@@ -9,12 +9,16 @@ with a topic prefix so each test has its own topics and consumer groups.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from faststream.confluent import KafkaBroker
+from faststream.confluent.opentelemetry import KafkaTelemetryMiddleware
+from faststream.confluent.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
 
 import topics
 from services.common.codec import Codec, make_codec
@@ -52,6 +56,12 @@ class Pipeline:
     @property
     def embedder(self) -> Any:
         return self.resources.get("embedder")
+
+
+@functools.cache
+def _prometheus_middleware() -> KafkaPrometheusMiddleware:
+    """One per process: its metrics register once in the default registry, whatever the broker count."""
+    return KafkaPrometheusMiddleware(registry=REGISTRY, app_name="ragstream")
 
 
 @contextlib.asynccontextmanager
@@ -145,12 +155,15 @@ async def run_pipeline(
     embedder: Any = None,
     vectors: Any = None,
     graph: Any = None,
+    tracer_provider: Any = None,
 ) -> AsyncIterator[Pipeline]:
     """Start the requested stages (and what they need); stop everything on exit.
 
     ``embedder``, ``vectors`` and ``graph`` let a caller share what it already holds (a loaded model;
     the stores, which only one process may open): an index generation started by a reindex runs
-    beside the live one on the same stores. Shared objects are not closed here."""
+    beside the live one on the same stores. Shared objects are not closed here.
+    ``tracer_provider``: OpenTelemetry provider for the spans (default: the global one); the trace
+    context rides in message headers, so one document's trace spans every stage."""
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
@@ -170,6 +183,10 @@ async def run_pipeline(
             logger=None,
             enable_idempotence=True,
             acks="all",
+            middlewares=(
+                KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+                _prometheus_middleware(),
+            ),
         )
         codec = make_codec(settings.kafka.schema_registry_url)
         ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)

@@ -38,7 +38,9 @@ async def parse(record: DocumentSubmitted, blobs: BlobStore, max_bytes: int) -> 
     if path is None:
         raise PoisonMessage("missing_blob", f"{record.blob_uri} is not in the blob store")
     try:
-        parsed = await asyncio.to_thread(parse_document, path, record.filename, record.content_type)
+        parsed = await asyncio.to_thread(
+            parse_document, path, record.filename, record.content_type, max_bytes=max_bytes
+        )
     except ParseError as exc:
         raise PoisonMessage(exc.reason, str(exc)) from exc
     payload = json.dumps([asdict(s) for s in parsed.sections], ensure_ascii=False).encode()
