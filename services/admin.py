@@ -4,15 +4,19 @@ Prometheus metrics. The CLI's ``status`` and ``search`` talk to it; the chat gat
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from services.agent.wiring import ask_inprocess, new_state
 from services.generations import Stack
 from services.ops import backlog
 from services.retrieve.search import search
@@ -83,6 +87,39 @@ def build_app(stack: Stack) -> Starlette:
         )
         return JSONResponse(result.to_json())
 
+    async def ask(request: Request) -> Response:
+        """One question through the in-process agent graph, streamed as NDJSON events (status, token,
+        citations, final). The websocket gateway over Kafka (issue 3) supersedes this for clients."""
+        try:
+            body = await request.json()
+            question = str(body["question"]).strip()
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                {"error": 'send JSON {"question": "...", "history": [[role, text], ...]}'}, status_code=400
+            )
+        if not question:
+            return JSONResponse({"error": "empty question"}, status_code=400)
+        if len(question) > 4000:
+            return JSONResponse({"error": "question longer than 4000 characters"}, status_code=413)
+        history = [(str(r), str(c)) for r, c in body.get("history", [])][-20:]
+        tenant = str(body.get("tenant") or stack.settings.tenant)
+        state = new_state(uuid.uuid4().hex, tenant, question, history)
+
+        async def events() -> AsyncIterator[bytes]:
+            async for event in ask_inprocess(stack.agent, state):
+                if event["type"] == "final":
+                    final = event["state"]
+                    event = {
+                        "type": "final",
+                        "answer": final.answer,
+                        "query": final.query,
+                        "steps": final.steps,
+                        "citations": [c.model_dump() for c in final.citations],
+                    }
+                yield (json.dumps(event) + "\n").encode()
+
+        return StreamingResponse(events(), media_type="application/x-ndjson")
+
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -93,14 +130,28 @@ def build_app(stack: Stack) -> Starlette:
             Route("/status", status),
             Route("/search", do_search),
             Route("/reindex", reindex, methods=["GET", "POST"]),
+            Route("/ask", ask, methods=["POST"]),
             Route("/metrics", metrics),
         ]
     )
 
 
-async def serve(stack: Stack, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """Start the server in this event loop; returns it, its task and the port it bound."""
-    config = uvicorn.Config(build_app(stack), host=host, port=port, log_level="warning", lifespan="off")
+def probes_app() -> Starlette:
+    """What a single-stage worker serves: liveness, readiness and Prometheus metrics."""
+
+    async def ok(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/healthz", ok), Route("/readyz", ok), Route("/metrics", metrics)])
+
+
+async def start_server(
+    app: Starlette, host: str, port: int
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -109,3 +160,8 @@ async def serve(stack: Stack, host: str, port: int) -> tuple[uvicorn.Server, asy
         await asyncio.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     return server, task, int(bound)
+
+
+async def serve(stack: Stack, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """Start the server in this event loop; returns it, its task and the port it bound."""
+    return await start_server(build_app(stack), host, port)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -105,6 +106,13 @@ class Stack:
     @property
     def embedder(self) -> Any:
         return self.shared["embedder"]
+
+    @functools.cached_property
+    def agent(self) -> Any:
+        """The chat agent graph over this stack's stores (compiled on first use)."""
+        from services.agent.wiring import compile_agent
+
+        return compile_agent(self.embedder, self.vectors, self.graph, self.settings.stores.collection_alias)
 
     async def reindex(self, timeout_s: float = 3600.0, settle_checks: int = 2) -> ReindexProgress:
         """Build the next index version from the chunk topic and swap it in; returns when swapped."""

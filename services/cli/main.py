@@ -183,13 +183,19 @@ def worker(
         )
 
     async def run() -> None:
+        from services.admin import probes_app, start_server
         from services.pipeline import run_pipeline
 
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         async with run_pipeline(settings, stage):
+            # /healthz, /readyz and /metrics for probes and Prometheus (RAGSTREAM_ADMIN_PORT)
+            server, task, port = await start_server(probes_app(), settings.admin_host, settings.admin_port)
+            err.print(f"worker {' '.join(stage)} running; metrics on {settings.admin_host}:{port}")
             await stop.wait()
+            server.should_exit = True
+            await task
 
     asyncio.run(run())
 
@@ -335,6 +341,69 @@ def search(
         )
     for rel in body["relations"][:10]:
         console.print(f"  {rel['source']} —{rel['type']}→ {rel['target']}")
+
+
+# -------------------------------------------------------------------------------------- ask, chat
+def _stream_answer(info: dict[str, Any], question: str, tenant: str, history: list[tuple[str, str]]) -> str:
+    """POST the question, print tokens as they arrive, then the numbered sources; return the answer."""
+    answer = ""
+    with httpx.stream(
+        "POST",
+        f"{info['admin_url']}/ask",
+        timeout=300,
+        json={"question": question, "tenant": tenant, "history": history},
+    ) as response:
+        if response.status_code != 200:
+            response.read()
+            raise _fail(response.json().get("error", response.text))
+        for line in response.iter_lines():
+            if not line:
+                continue
+            event = json.loads(line)
+            if event["type"] == "status":
+                err.print(f"[dim]· {event['step']}[/]")
+            elif event["type"] == "token":
+                console.print(event["text"], end="", markup=False, highlight=False)
+            elif event["type"] == "final":
+                answer = event["answer"]
+                console.print()
+                for c in event["citations"]:
+                    page = f", p.{c['page']}" if c["page"] else ""
+                    console.print(f"  [{c['n']}] {c['title']}{page}  [dim]{c['source_uri']}[/]")
+    return answer
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in plain words.")],
+    tenant: TenantOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Ask one question; the answer streams to the terminal with numbered sources. Without an LLM the
+    agent answers extractively from the indexed documents and says when it does not know; arithmetic
+    goes to a calculator and ```python``` blocks to a sandbox."""
+    settings = _settings(home)
+    info = _run_info(settings)
+    _stream_answer(info, question, tenant or settings.tenant, [])
+
+
+@app.command()
+def chat(tenant: TenantOpt = None, home: HomeOpt = None) -> None:
+    """Interactive chat: follow-up questions may say "it" or "they" (resolved from the conversation).
+    Empty line or Ctrl-D quits."""
+    settings = _settings(home)
+    info = _run_info(settings)
+    history: list[tuple[str, str]] = []
+    console.print("[dim]ask about your documents; empty line or Ctrl-D to quit[/]")
+    while True:
+        try:
+            question = console.input("[bold]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        answer = _stream_answer(info, question, tenant or settings.tenant, history)
+        history += [("user", question), ("assistant", answer)]
 
 
 # ------------------------------------------------------------------------------------------ status
