@@ -19,6 +19,70 @@ class AvroRecord(BaseModel):
 Operation = Literal["UPSERT", "DELETE"]
 
 
+class ChatTurn(AvroRecord):
+    "Avro record ragstream.ChatTurn."
+
+    avro_name: ClassVar[str] = "ragstream.ChatTurn"
+
+    role: str
+    content: str
+
+
+PlanAction = Literal["RETRIEVE", "TOOL", "DIRECT"]
+
+
+class Passage(AvroRecord):
+    "Avro record ragstream.Passage."
+
+    avro_name: ClassVar[str] = "ragstream.Passage"
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    source_uri: str
+    page: int | None = None
+    section: str | None = None
+    text: str
+    score: float
+
+
+class Citation(AvroRecord):
+    "Avro record ragstream.Citation."
+
+    avro_name: ClassVar[str] = "ragstream.Citation"
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source_uri: str
+    page: int | None = None
+
+
+class AgentState(AvroRecord):
+    "The chat agent's state: the LangGraph state in-process, and the record that travels on chat.requests and agent.* between the plan, retrieve, tool and respond workers."
+
+    avro_name: ClassVar[str] = "ragstream.AgentState"
+
+    request_id: str
+    tenant: str
+    user: str = ""
+    session_id: str = ""
+    question: str
+    history: list[ChatTurn] = Field(default_factory=list)
+    query: str = ""
+    action: PlanAction | None = None
+    tool: str | None = None
+    tool_input: str | None = None
+    tool_output: str | None = None
+    tool_error: str | None = None
+    passages: list[Passage] = Field(default_factory=list)
+    facts: list[str] = Field(default_factory=list)
+    answer: str = ""
+    citations: list[Citation] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list)
+
+
 class ChunkCreated(AvroRecord):
     "One chunk of one document version on docs.chunks, keyed by doc_id. A DELETE carries no text and chunk_count 0: it travels the same topics so it stays ordered after the document's upserts."
 

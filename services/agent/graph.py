@@ -1,0 +1,327 @@
+"""The chat agent, written once: a LangGraph ``StateGraph`` whose nodes (plan, retrieve, tool,
+respond) route with ``Command(goto=...)``.
+
+Two executors run the same node functions: ``build_graph(deps).ainvoke/astream`` in-process (tests,
+CLI, the benchmark baseline), and the Kafka workers (one node per worker; the state travels as the
+``AgentState`` Avro record and each worker publishes to the topic of the node its Command names).
+
+Events (status, token, citations, final) go to ``emit``: the LangGraph stream writer in-process, a
+Kafka publisher in the workers. With no LLM configured the planner is deterministic and the answer
+is extractive, cited, and says so when nothing relevant was found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
+
+from services.common.messages import AgentState, Citation, Passage
+
+NODES = ("plan", "retrieve", "tool", "respond")
+Emit = Callable[[dict[str, Any]], Awaitable[None] | None]
+NodeFn = Callable[[AgentState, Any], Awaitable[Command[Any]]]
+
+GREETING = re.compile(
+    r"^\s*(hi|hello|hey|hallo|bonjour|good (morning|afternoon|evening)|thanks|thank you)\b"
+    r"[\s!.,?]*(there)?[\s!.]*$",
+    re.IGNORECASE,
+)
+CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(?P<code>.*?)```", re.DOTALL | re.IGNORECASE)
+PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "tell",
+        "please",
+        "show",
+        "give",
+        "find",
+        "list",
+    ]
+)
+ROUTE: dict[str, Literal["retrieve", "tool", "respond"]] = {
+    "RETRIEVE": "retrieve",
+    "TOOL": "tool",
+    "DIRECT": "respond",
+}
+DONT_KNOW = "I don't know: nothing in the indexed documents answers that."
+
+
+@dataclass(frozen=True)
+class RetrievedContext:
+    passages: list[Passage]
+    facts: list[str]
+
+
+Retriever = Callable[[str, str, int], Awaitable[RetrievedContext]]
+Calculator = Callable[[str], Any]
+Sandbox = Callable[[str], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class AgentDeps:
+    retrieve: Retriever
+    calculate: Calculator
+    run_code: Sandbox
+    extract_expression: Callable[[str], str | None]
+    entities_in: Callable[[str], list[str]]
+    top_k: int = 5
+
+
+def _emit_from(config: Any) -> Emit:
+    configurable = (config or {}).get("configurable", {}) if isinstance(config, dict) else {}
+    emit = configurable.get("emit")
+    if emit is not None:
+        return emit  # type: ignore[no-any-return]
+    from langgraph.config import get_stream_writer
+
+    return get_stream_writer()
+
+
+async def _send(emit: Emit, event: dict[str, Any]) -> None:
+    result = emit(event)
+    if result is not None:
+        await result
+
+
+# ----------------------------------------------------------------------------------------- plan
+def rewrite(
+    question: str, history: Sequence[tuple[str, str]], entities_in: Callable[[str], list[str]]
+) -> str:
+    """Resolve a pronoun to the most recent entity of the conversation ("Who works for it?" after a
+    question about Helios Labs → "Who works for Helios Labs?"). Questions naming their own entity
+    are left alone."""
+    if not PRONOUN.search(question) or entities_in(question):
+        return question
+    for _, content in reversed(history):
+        found = entities_in(content)
+        if found:
+            return PRONOUN.sub(found[-1], question, count=1)
+    return question
+
+
+def decide(
+    question: str, extract_expression: Callable[[str], str | None]
+) -> tuple[str, str | None, str | None]:
+    """(action, tool, tool_input) by deterministic rules: greeting → DIRECT, a python code block →
+    sandbox, arithmetic → calculator, anything else → RETRIEVE."""
+    if GREETING.match(question):
+        return "DIRECT", None, None
+    code = CODE_BLOCK.search(question)
+    if code:
+        return "TOOL", "python", code.group("code")
+    expression = extract_expression(question)
+    if expression is not None:
+        return "TOOL", "calculator", expression
+    return "RETRIEVE", None, None
+
+
+# -------------------------------------------------------------------------------------- respond
+def _terms(text: str) -> set[str]:
+    return {w.lower()[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2}
+
+
+def extractive_answer(
+    query: str, passages: Sequence[Passage], max_sentences: int = 3
+) -> tuple[str, list[Citation]]:
+    """The best-matching sentences of the retrieved passages, each cited as [n]; ``DONT_KNOW`` when no
+    sentence shares enough of the query's content words."""
+    wanted = _terms(query)
+    if not wanted or not passages:
+        return DONT_KNOW, []
+    need = max(1, (len(wanted) + 1) // 2)
+    scored: list[tuple[int, int, int, str]] = []
+    for rank, passage in enumerate(passages):
+        for position, sentence in enumerate(SENTENCE.split(passage.text)):
+            overlap = len(wanted & _terms(sentence))
+            if overlap >= need:
+                scored.append((-overlap, rank, position, sentence.strip()))
+    if not scored:
+        return DONT_KNOW, []
+    scored.sort()
+    chosen: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for _, rank, _, sentence in scored:
+        if sentence not in seen:
+            seen.add(sentence)
+            chosen.append((rank, sentence))
+        if len(chosen) == max_sentences:
+            break
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    parts = []
+    for rank, sentence in chosen:
+        if rank not in numbers:
+            numbers[rank] = len(numbers) + 1
+            p = passages[rank]
+            citations.append(
+                Citation(
+                    n=numbers[rank],
+                    chunk_id=p.chunk_id,
+                    doc_id=p.doc_id,
+                    title=p.title,
+                    source_uri=p.source_uri,
+                    page=p.page,
+                )
+            )
+        parts.append(f"{sentence} [{numbers[rank]}]")
+    return " ".join(parts), citations
+
+
+def tool_answer(state: AgentState) -> str:
+    if state.tool_error:
+        return f"The {state.tool} tool could not finish: {state.tool_error}"
+    if state.tool == "calculator":
+        return f"{state.tool_input} = {state.tool_output}"
+    return f"The code ran. Output:\n{state.tool_output or '(no output)'}"
+
+
+def tokens(text: str) -> list[str]:
+    """Word-sized pieces that concatenate back to ``text`` exactly."""
+    return re.findall(r"\s*\S+", text) or [text]
+
+
+# ---------------------------------------------------------------------------------------- nodes
+def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
+    async def plan(state: AgentState, config: Any = None) -> Command[Literal["retrieve", "tool", "respond"]]:
+        emit = _emit_from(config)
+        await _send(emit, {"type": "status", "step": "plan"})
+        history = [(t.role, t.content) for t in state.history]
+        query = rewrite(state.question, history, deps.entities_in)
+        action, tool, tool_input = decide(state.question, deps.extract_expression)
+        goto = ROUTE[action]
+        update = {
+            "query": query,
+            "action": action,
+            "tool": tool,
+            "tool_input": tool_input,
+            "steps": [*state.steps, "plan"],
+        }
+        return Command(goto=goto, update=update)
+
+    async def retrieve(state: AgentState, config: Any = None) -> Command[Literal["respond"]]:
+        await _send(_emit_from(config), {"type": "status", "step": "retrieve"})
+        context = await deps.retrieve(state.query or state.question, state.tenant, deps.top_k)
+        return Command(
+            goto="respond",
+            update={
+                "passages": context.passages,
+                "facts": context.facts,
+                "steps": [*state.steps, "retrieve"],
+            },
+        )
+
+    async def tool(state: AgentState, config: Any = None) -> Command[Literal["respond"]]:
+        await _send(_emit_from(config), {"type": "status", "step": "tool", "tool": state.tool})
+        output: str | None = None
+        error: str | None = None
+        if state.tool == "calculator":
+            result = deps.calculate(state.tool_input or "")
+            output, error = (None, result.error) if result.error else (str(result.value), None)
+        elif state.tool == "python":
+            result = await deps.run_code(state.tool_input or "")
+            output = result.stdout
+            if result.exit_code != 0 or result.timed_out:
+                error = result.killed_reason or (result.stderr.strip().splitlines() or ["failed"])[-1]
+        else:
+            error = f"unknown tool {state.tool!r}"
+        return Command(
+            goto="respond",
+            update={"tool_output": output, "tool_error": error, "steps": [*state.steps, "tool"]},
+        )
+
+    async def respond(state: AgentState, config: Any = None) -> Command[Any]:
+        emit = _emit_from(config)
+        await _send(emit, {"type": "status", "step": "respond"})
+        citations: list[Citation] = []
+        if state.action == "DIRECT":
+            answer = "Hello! Ask me anything about your documents."
+        elif state.action == "TOOL":
+            answer = tool_answer(state)
+        else:
+            answer, citations = extractive_answer(state.query or state.question, state.passages)
+        for piece in tokens(answer):
+            await _send(emit, {"type": "token", "text": piece})
+        await _send(emit, {"type": "citations", "citations": [c.model_dump() for c in citations]})
+        return Command(
+            goto=END, update={"answer": answer, "citations": citations, "steps": [*state.steps, "respond"]}
+        )
+
+    return {"plan": plan, "retrieve": retrieve, "tool": tool, "respond": respond}
+
+
+def build_graph(deps: AgentDeps) -> Any:
+    """The compiled graph for the in-process executor."""
+    graph = StateGraph(AgentState)
+    nodes: dict[str, Any] = dict(make_nodes(deps))  # LangGraph's overloads cannot see our node type
+    for name, fn in nodes.items():
+        graph.add_node(name, fn)
+    graph.add_edge(START, "plan")
+    return graph.compile()

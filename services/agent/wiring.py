@@ -1,0 +1,87 @@
+"""The agent's dependencies from the platform's ports: hybrid search + graph facts for retrieve, the
+calculator and the sandbox for tool, the rule extractor to find entities for query rewriting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from services.agent.graph import AgentDeps, RetrievedContext, build_graph
+from services.common.messages import AgentState, ChatTurn, Passage
+from services.extract_graph.extractor import RuleExtractor
+from services.models.embedder import Embedder
+from services.retrieve.search import search
+from services.stores.ports import GraphStore, VectorIndex
+
+
+def agent_deps(embedder: Embedder, vectors: VectorIndex, graph: GraphStore, alias: str) -> AgentDeps:
+    from services.tool.calculator import evaluate, extract_expression
+    from services.tool.sandbox import run_python
+
+    extractor = RuleExtractor()
+
+    async def retrieve(query: str, tenant: str, limit: int) -> RetrievedContext:
+        found = await search(query, tenant, embedder, vectors, graph, alias, limit)
+        passages = [
+            Passage(
+                chunk_id=c.chunk_id,
+                doc_id=c.doc_id,
+                title=c.title,
+                source_uri=c.source_uri,
+                page=c.page,
+                section=c.section,
+                text=c.text,
+                score=float(c.score),
+            )
+            for c in found.chunks
+        ]
+        facts = [f"{r['source']} —{r['type']}→ {r['target']}" for r in found.relations]
+        return RetrievedContext(passages, facts)
+
+    def entities_in(text: str) -> list[str]:
+        return [e.name for e in extractor.extract(text).entities]
+
+    return AgentDeps(
+        retrieve=retrieve,
+        calculate=evaluate,
+        run_code=run_python,
+        extract_expression=extract_expression,
+        entities_in=entities_in,
+    )
+
+
+def new_state(
+    request_id: str,
+    tenant: str,
+    question: str,
+    history: Sequence[tuple[str, str]] = (),
+    user: str = "",
+    session_id: str = "",
+) -> AgentState:
+    return AgentState(
+        request_id=request_id,
+        tenant=tenant,
+        user=user,
+        session_id=session_id,
+        question=question,
+        history=[ChatTurn(role=r, content=c) for r, c in history],
+    )
+
+
+async def ask_inprocess(graph: Any, state: AgentState) -> AsyncIterator[dict[str, Any]]:
+    """Run the graph in this process, yielding its events (status, token, citations) and finally
+    ``{"type": "final", "state": AgentState}``."""
+    final: dict[str, Any] | None = None
+    async for mode, chunk in graph.astream(state, stream_mode=["custom", "values"]):
+        if mode == "custom":
+            yield chunk
+        else:
+            final = chunk
+    yield {"type": "final", "state": AgentState.model_validate(final)}
+
+
+def compile_agent(embedder: Embedder, vectors: VectorIndex, graph: GraphStore, alias: str) -> Any:
+    return build_graph(agent_deps(embedder, vectors, graph, alias))
+
+
+__all__ = ["agent_deps", "ask_inprocess", "compile_agent", "new_state"]
