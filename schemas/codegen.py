@@ -83,11 +83,7 @@ class _Generator:
             lines.append(f"    {field['name']}: {ann}{default}")
         doc = avro.get("doc", f"Avro record {NAMESPACE}.{name}.")
         body = "\n".join(lines)
-        self.blocks.append(
-            f"class {name}(AvroRecord):\n"
-            f"    {json.dumps(doc)}\n\n"
-            f"    avro_name: ClassVar[str] = {json.dumps(f'{NAMESPACE}.{name}')}\n\n{body}\n"
-        )
+        self.blocks.append(f"class {name}(AvroRecord):\n    {json.dumps(doc)}\n\n{body}\n")
 
 
 def generate() -> str:
@@ -100,12 +96,15 @@ def generate() -> str:
         '"""Typed messages, GENERATED from schemas/*.avsc by `python -m schemas.codegen`. Do not edit."""\n\n'
         "from __future__ import annotations\n\n"
         "from datetime import datetime\n"
-        "from typing import ClassVar, Literal\n\n"
+        "from typing import Literal\n\n"
         "from pydantic import BaseModel, ConfigDict, Field\n\n\n"
         "class AvroRecord(BaseModel):\n"
-        '    """Base of every generated record; ``avro_name`` names its schema."""\n\n'
+        '    """Base of every generated record; ``avro_name()`` names its schema."""\n\n'
         '    model_config = ConfigDict(frozen=True, extra="forbid")\n\n'
-        "    avro_name: ClassVar[str]\n\n\n"
+        "    @classmethod\n"
+        "    def avro_name(cls) -> str:\n"
+        "        # A method, not a ClassVar: LangGraph reads class annotations as state channels.\n"
+        f'        return "{NAMESPACE}." + cls.__name__\n\n\n'
     )
     return header + "\n\n".join(gen.blocks)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.messages import (
+    AgentState,
     AvroRecord,
     ChunkCreated,
     ChunkEmbedded,
@@ -16,6 +17,7 @@ from services.common.messages import (
     DocumentParsed,
     DocumentSubmitted,
     GraphExtracted,
+    ReplyEvent,
 )
 
 DLQ_SUFFIX = ".dlq"
@@ -40,7 +42,29 @@ GRAPH = TopicSpec("docs.graph", GraphExtracted, "doc_id", "entities and relation
 INDEXED = TopicSpec("docs.indexed", DocumentIndexed, "doc_id", "a document version is queryable", dlq=False)
 
 INGESTION: tuple[TopicSpec, ...] = (INGEST, PARSED, CHUNKS, EMBEDDED, GRAPH, INDEXED)
-ALL: tuple[TopicSpec, ...] = INGESTION
+
+# The chat agent: the state travels from node to node; replies go to the asking gateway's own topic.
+CHAT_REQUESTS = TopicSpec("chat.requests", AgentState, "request_id", "questions from gateways (to plan)")
+AGENT_RETRIEVE = TopicSpec("agent.retrieve", AgentState, "request_id", "agent state for the retrieve step")
+AGENT_TOOL = TopicSpec("agent.tool", AgentState, "request_id", "agent state for the tool step")
+AGENT_RESPOND = TopicSpec("agent.respond", AgentState, "request_id", "agent state for the respond step")
+CHAT_REPLIES = TopicSpec(
+    "chat.replies",
+    ReplyEvent,
+    "request_id",
+    "answer events; one topic per gateway: chat.replies.<id>",
+    dlq=False,
+)
+CHAT: tuple[TopicSpec, ...] = (CHAT_REQUESTS, AGENT_RETRIEVE, AGENT_TOOL, AGENT_RESPOND)
+# Which topic feeds each agent node (the graph's node names).
+NODE_TOPICS: dict[str, TopicSpec] = {
+    "plan": CHAT_REQUESTS,
+    "retrieve": AGENT_RETRIEVE,
+    "tool": AGENT_TOOL,
+    "respond": AGENT_RESPOND,
+}
+
+ALL: tuple[TopicSpec, ...] = INGESTION + CHAT
 
 
 def by_name(name: str) -> TopicSpec:
@@ -72,6 +96,10 @@ class TopicNames:
     def generation(self, label: str, shared: tuple[TopicSpec, ...]) -> TopicNames:
         """Names for an index generation: private topics under ``<prefix><label>.``."""
         return TopicNames(f"{self.prefix}{label}.", self.prefix, frozenset(s.name for s in shared))
+
+    def replies(self, gateway_id: str) -> str:
+        """The reply topic of one gateway instance."""
+        return f"{self.prefix}{CHAT_REPLIES.name}.{gateway_id}"
 
     def all_names(self, specs: tuple[TopicSpec, ...] = ALL) -> list[str]:
         names = []

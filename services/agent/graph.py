@@ -10,13 +10,12 @@ Kafka publisher in the workers. With no LLM configured the planner is determinis
 is extractive, cited, and says so when nothing relevant was found.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
@@ -155,7 +154,7 @@ async def _send(emit: Emit, event: dict[str, Any]) -> None:
 def rewrite(
     question: str, history: Sequence[tuple[str, str]], entities_in: Callable[[str], list[str]]
 ) -> str:
-    """Resolve a pronoun to the most recent entity of the conversation ("Who works for it?" after a
+    """Resolve a pronoun to the salient entity of the latest turn that names one ("Who works for it?" after a
     question about Helios Labs → "Who works for Helios Labs?"). Questions naming their own entity
     are left alone."""
     if not PRONOUN.search(question) or entities_in(question):
@@ -163,7 +162,8 @@ def rewrite(
     for _, content in reversed(history):
         found = entities_in(content)
         if found:
-            return PRONOUN.sub(found[-1], question, count=1)
+            # the most recent turn's first entity: usually its subject ("Helios Labs is based in Graz")
+            return PRONOUN.sub(found[0], question, count=1)
     return question
 
 
@@ -250,7 +250,9 @@ def tokens(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------- nodes
 def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
-    async def plan(state: AgentState, config: Any = None) -> Command[Literal["retrieve", "tool", "respond"]]:
+    async def plan(
+        state: AgentState, config: RunnableConfig | None = None
+    ) -> Command[Literal["retrieve", "tool", "respond"]]:
         emit = _emit_from(config)
         await _send(emit, {"type": "status", "step": "plan"})
         history = [(t.role, t.content) for t in state.history]
@@ -266,7 +268,9 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         }
         return Command(goto=goto, update=update)
 
-    async def retrieve(state: AgentState, config: Any = None) -> Command[Literal["respond"]]:
+    async def retrieve(
+        state: AgentState, config: RunnableConfig | None = None
+    ) -> Command[Literal["respond"]]:
         await _send(_emit_from(config), {"type": "status", "step": "retrieve"})
         context = await deps.retrieve(state.query or state.question, state.tenant, deps.top_k)
         return Command(
@@ -278,7 +282,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             },
         )
 
-    async def tool(state: AgentState, config: Any = None) -> Command[Literal["respond"]]:
+    async def tool(state: AgentState, config: RunnableConfig | None = None) -> Command[Literal["respond"]]:
         await _send(_emit_from(config), {"type": "status", "step": "tool", "tool": state.tool})
         output: str | None = None
         error: str | None = None
@@ -297,7 +301,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             update={"tool_output": output, "tool_error": error, "steps": [*state.steps, "tool"]},
         )
 
-    async def respond(state: AgentState, config: Any = None) -> Command[Any]:
+    async def respond(state: AgentState, config: RunnableConfig | None = None) -> Command[Any]:
         emit = _emit_from(config)
         await _send(emit, {"type": "status", "step": "respond"})
         citations: list[Citation] = []

@@ -487,7 +487,7 @@ def list_topics() -> None:
         table.add_row(
             spec.name,
             spec.key,
-            spec.value.avro_name,
+            spec.value.avro_name(),
             spec.name + ".dlq" if spec.dlq else "-",
             spec.description,
         )

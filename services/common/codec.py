@@ -45,7 +45,7 @@ def _from_avro(model: type[R], data: Any) -> R:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise CodecError(f"record does not fit {model.avro_name}: {exc}") from exc
+        raise CodecError(f"record does not fit {model.avro_name()}: {exc}") from exc
 
 
 def schema_fingerprint(parsed: Any) -> bytes:
@@ -69,8 +69,8 @@ class SingleObjectCodec:
     def encode(self, record: AvroRecord, topic: str) -> bytes:
         buf = io.BytesIO()
         buf.write(MAGIC)
-        buf.write(self._fingerprints[record.avro_name])
-        schemaless_writer(buf, schemas.load(record.avro_name), _to_avro(record))
+        buf.write(self._fingerprints[record.avro_name()])
+        schemaless_writer(buf, schemas.load(record.avro_name()), _to_avro(record))
         return buf.getvalue()
 
     def decode(self, data: bytes, model: type[R], topic: str) -> R:
@@ -80,9 +80,9 @@ class SingleObjectCodec:
         if writer is None:
             raise CodecError(f"unknown writer schema fingerprint {data[2:10].hex()} on {topic}")
         try:
-            value = schemaless_reader(io.BytesIO(data[10:]), writer, schemas.load(model.avro_name))
+            value = schemaless_reader(io.BytesIO(data[10:]), writer, schemas.load(model.avro_name()))
         except Exception as exc:  # fastavro raises many types on bad bytes or incompatible schemas
-            raise CodecError(f"cannot read {model.avro_name} on {topic}: {exc!r}") from exc
+            raise CodecError(f"cannot read {model.avro_name()} on {topic}: {exc!r}") from exc
         return _from_avro(model, value)
 
 
@@ -117,16 +117,16 @@ class ConfluentCodec:
         from confluent_kafka.serialization import MessageField, SerializationContext
 
         ctx = SerializationContext(topic, MessageField.VALUE)
-        return bytes(self._serializer(record.avro_name)(_to_avro(record), ctx))
+        return bytes(self._serializer(record.avro_name())(_to_avro(record), ctx))
 
     def decode(self, data: bytes, model: type[R], topic: str) -> R:
         from confluent_kafka.serialization import MessageField, SerializationContext
 
         ctx = SerializationContext(topic, MessageField.VALUE)
         try:
-            value = self._deserializer(model.avro_name)(data, ctx)
+            value = self._deserializer(model.avro_name())(data, ctx)
         except Exception as exc:
-            raise CodecError(f"cannot read {model.avro_name} on {topic}: {exc!r}") from exc
+            raise CodecError(f"cannot read {model.avro_name()} on {topic}: {exc!r}") from exc
         return _from_avro(model, value)
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class AvroRecord(BaseModel):
-    """Base of every generated record; ``avro_name`` names its schema."""
+    """Base of every generated record; ``avro_name()`` names its schema."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    avro_name: ClassVar[str]
+    @classmethod
+    def avro_name(cls) -> str:
+        # A method, not a ClassVar: LangGraph reads class annotations as state channels.
+        return "ragstream." + cls.__name__
 
 
 Operation = Literal["UPSERT", "DELETE"]
@@ -21,8 +24,6 @@ Operation = Literal["UPSERT", "DELETE"]
 
 class ChatTurn(AvroRecord):
     "Avro record ragstream.ChatTurn."
-
-    avro_name: ClassVar[str] = "ragstream.ChatTurn"
 
     role: str
     content: str
@@ -34,8 +35,6 @@ PlanAction = Literal["RETRIEVE", "TOOL", "DIRECT"]
 class Passage(AvroRecord):
     "Avro record ragstream.Passage."
 
-    avro_name: ClassVar[str] = "ragstream.Passage"
-
     chunk_id: str
     doc_id: str
     title: str
@@ -46,23 +45,8 @@ class Passage(AvroRecord):
     score: float
 
 
-class Citation(AvroRecord):
-    "Avro record ragstream.Citation."
-
-    avro_name: ClassVar[str] = "ragstream.Citation"
-
-    n: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    source_uri: str
-    page: int | None = None
-
-
 class AgentState(AvroRecord):
     "The chat agent's state: the LangGraph state in-process, and the record that travels on chat.requests and agent.* between the plan, retrieve, tool and respond workers."
-
-    avro_name: ClassVar[str] = "ragstream.AgentState"
 
     request_id: str
     tenant: str
@@ -81,12 +65,12 @@ class AgentState(AvroRecord):
     answer: str = ""
     citations: list[Citation] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)
+    reply_to: str = ""
+    seq: int = 0
 
 
 class ChunkCreated(AvroRecord):
     "One chunk of one document version on docs.chunks, keyed by doc_id. A DELETE carries no text and chunk_count 0: it travels the same topics so it stays ordered after the document's upserts."
-
-    avro_name: ClassVar[str] = "ragstream.ChunkCreated"
 
     tenant: str
     doc_id: str
@@ -110,18 +94,25 @@ class ChunkCreated(AvroRecord):
 class ChunkEmbedded(AvroRecord):
     "A chunk with its vector on docs.embedded. model and dim are recorded so an index version knows what it holds."
 
-    avro_name: ClassVar[str] = "ragstream.ChunkEmbedded"
-
     chunk: ChunkCreated
     vector: list[float]
     model: str
     dim: int
 
 
+class Citation(AvroRecord):
+    "A numbered source of an answer: [n] in the text maps to this document, page and chunk."
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source_uri: str
+    page: int | None = None
+
+
 class DocumentIndexed(AvroRecord):
     "A document version is fully queryable (or fully removed, for a DELETE), on docs.indexed. May arrive more than once: consumers treat it as idempotent."
-
-    avro_name: ClassVar[str] = "ragstream.DocumentIndexed"
 
     tenant: str
     doc_id: str
@@ -136,8 +127,6 @@ class DocumentIndexed(AvroRecord):
 
 class DocumentParsed(AvroRecord):
     "A parsed document on docs.parsed. The sections (text, page, title) are a JSON blob in the blob store; version is the sha256 of the source bytes."
-
-    avro_name: ClassVar[str] = "ragstream.DocumentParsed"
 
     tenant: str
     doc_id: str
@@ -156,8 +145,6 @@ class DocumentParsed(AvroRecord):
 
 class DocumentSubmitted(AvroRecord):
     "A document to (re)index or delete, on docs.ingest, keyed by doc_id. The bytes stay in the blob store (claim check); this record carries their URI and sha256."
-
-    avro_name: ClassVar[str] = "ragstream.DocumentSubmitted"
 
     tenant: str
     doc_id: str
@@ -178,8 +165,6 @@ EntityLabel = Literal["Person", "Organization", "Location", "Concept", "Product"
 class EntityMention(AvroRecord):
     "Avro record ragstream.EntityMention."
 
-    avro_name: ClassVar[str] = "ragstream.EntityMention"
-
     name: str
     label: EntityLabel
 
@@ -190,8 +175,6 @@ RelationType = Literal["WORKS_FOR", "LOCATED_IN", "RELATES_TO", "PART_OF"]
 class RelationMention(AvroRecord):
     "Avro record ragstream.RelationMention."
 
-    avro_name: ClassVar[str] = "ragstream.RelationMention"
-
     source: EntityMention
     type: RelationType
     target: EntityMention
@@ -200,9 +183,22 @@ class RelationMention(AvroRecord):
 class GraphExtracted(AvroRecord):
     "Entities and relations one chunk states, on docs.graph, restricted to the declared labels and relation types."
 
-    avro_name: ClassVar[str] = "ragstream.GraphExtracted"
-
     chunk: ChunkCreated
     entities: list[EntityMention]
     relations: list[RelationMention]
     extractor: str
+
+
+ReplyType = Literal["STATUS", "TOKEN", "CITATIONS", "FINAL", "ERROR"]
+
+
+class ReplyEvent(AvroRecord):
+    "One event of an answer, on the reply topic of the gateway that holds the socket, keyed by request_id (so a request's events stay in order). seq numbers them from 0 so a client can resume after a reconnect."
+
+    request_id: str
+    seq: int
+    type: ReplyType
+    step: str | None = None
+    text: str = ""
+    citations: list[Citation] = Field(default_factory=list)
+    emitted_at: datetime

@@ -38,7 +38,7 @@ def test_every_topic_value_has_a_schema_file() -> None:
     """Each record the registry routes is described by exactly one .avsc file."""
     import topics
 
-    assert {spec.value.avro_name for spec in topics.ALL} <= set(RECORD_NAMES)
+    assert {spec.value.avro_name() for spec in topics.ALL} <= set(RECORD_NAMES)
 
 
 def test_generated_models_are_up_to_date() -> None:

@@ -1,0 +1,1 @@
+"""Tools the chat agent may call: a bounded calculator and a sandboxed Python runner."""

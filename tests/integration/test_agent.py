@@ -1,0 +1,124 @@
+"""The agent graph run in-process over real stores holding the example documents: cited extractive
+answers, honest "I don't know", pronoun rewriting from history, tool routes, tenant isolation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.agent.graph import DONT_KNOW
+from services.agent.wiring import ask_inprocess, compile_agent, new_state
+from services.chunk.chunker import TokenChunker
+from services.common import ids
+from services.common.messages import AgentState
+from services.extract_graph.extractor import RuleExtractor
+from services.index.app import Indexer
+from services.index.ledger import SqliteLedger
+from services.inprocess import discard, ingest_inprocess
+from services.models.embedder import LocalEmbedder
+from services.publisher import source_uri
+from services.stores.blobs import LocalBlobStore
+from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
+from services.stores.vectors_edge import EdgeVectorIndex
+
+pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
+TENANT = "acme"
+
+
+@pytest.fixture(scope="module")
+async def agent(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """The compiled agent over stores holding examples/docs for tenant 'acme'."""
+    root = tmp_path_factory.mktemp("agent")
+    embedder = LocalEmbedder()
+    vectors = EdgeVectorIndex(root / "vectors")
+    with FalkorServer(root / "graph") as server:
+        graph = await FalkorGraphStore.connect(server.host, server.port)
+        indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
+        await ingest_inprocess(
+            sorted(EXAMPLES.iterdir()),
+            TENANT,
+            blobs=LocalBlobStore(root / "blobs"),
+            chunker=TokenChunker(),
+            embedder=embedder,
+            extractor=RuleExtractor(),
+            indexer=indexer,
+        )
+        yield compile_agent(embedder, vectors, graph, "chunks")
+        await graph.close()
+    await vectors.close()
+
+
+async def ask(
+    agent: Any,
+    question: str,
+    tenant: str = TENANT,
+    history: list[tuple[str, str]] | None = None,
+) -> tuple[AgentState, list[dict[str, Any]]]:
+    events = [e async for e in ask_inprocess(agent, new_state("r1", tenant, question, history or []))]
+    final = events[-1]["state"]
+    return final, events[:-1]
+
+
+async def test_answer_is_streamed_extractive_and_cited(agent: Any) -> None:
+    """The answer names who works for Helios Labs, streams as tokens, and cites a Helios document."""
+    state, events = await ask(agent, "Who works for Helios Labs?")
+    assert state.steps == ["plan", "retrieve", "respond"]
+    assert "works for Helios Labs" in state.answer
+    assert "".join(e["text"] for e in events if e["type"] == "token") == state.answer
+    assert [e["step"] for e in events if e["type"] == "status"] == ["plan", "retrieve", "respond"]
+    assert state.citations
+    assert all(f"[{c.n}]" in state.answer for c in state.citations)
+    helios_docs = {ids.doc_id(TENANT, source_uri(p)) for p in EXAMPLES.iterdir() if "helios" in p.name}
+    assert {c.doc_id for c in state.citations} & helios_docs
+
+
+async def test_unknown_answer_says_so(agent: Any) -> None:
+    """A question nothing in the documents answers gets 'I don't know' and no citations."""
+    state, _ = await ask(agent, "What is the boiling point of liquid nitrogen on Mars?")
+    assert state.answer == DONT_KNOW
+    assert state.citations == []
+
+
+async def test_other_tenant_sees_nothing(agent: Any) -> None:
+    """Retrieval is tenant-filtered: another tenant gets no passages and no answer."""
+    state, _ = await ask(agent, "Who works for Helios Labs?", tenant="intruder")
+    assert state.passages == []
+    assert state.answer == DONT_KNOW
+
+
+async def test_pronoun_is_resolved_from_history(agent: Any) -> None:
+    """'Who works for it?' after a turn about Helios Labs is searched as 'Who works for Helios Labs?'."""
+    history = [
+        ("user", "Where is Helios Labs headquartered?"),
+        ("assistant", "Helios Labs is headquartered in Graz."),
+    ]
+    state, _ = await ask(agent, "Who works for it?", history=history)
+    assert state.query == "Who works for Helios Labs?"
+    assert "works for Helios Labs" in state.answer
+
+
+async def test_greeting_is_answered_directly(agent: Any) -> None:
+    """A greeting skips retrieval."""
+    state, _ = await ask(agent, "Hello!")
+    assert state.steps == ["plan", "respond"]
+    assert state.action == "DIRECT"
+
+
+async def test_arithmetic_goes_to_the_calculator(agent: Any) -> None:
+    """Arithmetic is routed to the calculator tool and answered with its result."""
+    state, _ = await ask(agent, "What is 17 * (3 + 4)?")
+    assert state.steps == ["plan", "tool", "respond"]
+    assert (state.tool, state.tool_output) == ("calculator", "119")
+    assert "119" in state.answer
+
+
+async def test_code_goes_to_the_sandbox(agent: Any) -> None:
+    """A python code block runs in the sandbox and its output is the answer."""
+    state, _ = await ask(agent, "Run this:\n```python\nprint(sum(range(10)))\n```")
+    assert (state.tool, state.tool_error) == ("python", None)
+    assert state.tool_output is not None
+    assert state.tool_output.strip() == "45"
