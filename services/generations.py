@@ -225,4 +225,13 @@ async def run_stack(
         stack = Stack(settings, bootstrap, names, front, live, shared, label)
         stack._exits["live"] = live_exit
         outer.push_async_callback(stack.close)
+        # The chat agent's workers (plan, retrieve, tool, respond) share the stores: in the embedded
+        # mode only this process may open them.
+        from services.agent.wiring import agent_deps
+        from services.agent.workers import run_agent_workers
+
+        alias = settings.stores.collection_alias
+        await outer.enter_async_context(
+            run_agent_workers(settings, bootstrap, names, agent_deps(embedder, vectors, graph, alias))
+        )
         yield stack

@@ -55,7 +55,7 @@ def stack(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str], Path]:
 def test_up_ingests_the_examples_and_the_other_commands_attach(
     stack: tuple[subprocess.Popen[str], dict[str, str], Path], tmp_path: Path
 ) -> None:
-    """Every example document is indexed; search, status, publish, dlq and Ctrl-C behave as documented."""
+    """Every example document is indexed; search, ask, status, publish, dlq and Ctrl-C behave as documented."""
     proc, env, log = stack
     summary = log.read_text()
     assert summary.count("indexed") >= len(list(EXAMPLES.iterdir()))
@@ -65,6 +65,12 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert found.returncode == 0, found.stderr
     body = json.loads(found.stdout)
     assert any("RS-2026004" in c["text"] for c in body["chunks"])
+
+    answer = cli("ask", "Who works for Helios Labs?", env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert "works for Helios Labs" in answer.stdout
+    assert "[1]" in answer.stdout
+    assert "helios-labs" in answer.stdout  # the numbered source names the document
 
     status = cli("status", "--json", env=env)
     assert status.returncode == 0, status.stderr
