@@ -55,7 +55,7 @@ def stack(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str], Path]:
 def test_up_ingests_the_examples_and_the_other_commands_attach(
     stack: tuple[subprocess.Popen[str], dict[str, str], Path], tmp_path: Path
 ) -> None:
-    """Every example document is indexed; search, ask, status, publish, dlq and Ctrl-C behave as documented."""
+    """Every example document is indexed; search, ask, status, publish, dlq and Ctrl-C work as documented."""
     proc, env, log = stack
     summary = log.read_text()
     assert summary.count("indexed") >= len(list(EXAMPLES.iterdir()))

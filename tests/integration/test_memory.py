@@ -30,11 +30,11 @@ async def memory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 async def test_history_is_per_conversation_and_ordered(memory: ChatMemory) -> None:
     """Turns come back oldest first, only for the same tenant, user and session."""
     session = uuid.uuid4().hex
-    await memory.append("t", "u", session, "r1", "user", "Where is Helios Labs based?")
-    await memory.append("t", "u", session, "r1", "assistant", "In Graz.")
-    await memory.append("t", "u", session, "r2", "user", "Who works for it?")
-    await memory.append("t", "other-user", session, "r3", "user", "not mine")
-    await memory.append("t2", "u", session, "r4", "user", "other tenant")
+    await memory.append("t", "u", session, session + "r1", "user", "Where is Helios Labs based?")
+    await memory.append("t", "u", session, session + "r1", "assistant", "In Graz.")
+    await memory.append("t", "u", session, session + "r2", "user", "Who works for it?")
+    await memory.append("t", "other-user", session, session + "r3", "user", "not mine")
+    await memory.append("t2", "u", session, session + "r4", "user", "other tenant")
     assert await memory.history("t", "u", session) == [
         ("user", "Where is Helios Labs based?"),
         ("assistant", "In Graz."),

@@ -1,0 +1,432 @@
+"""The websocket gateway on a real broker and real Redis: auth, streaming, routing between gateway
+instances, rate limits, bad frames, resume after a dropped socket and isolation from slow clients.
+
+In place of the agent workers, a ``Responder`` here is a real Kafka peer: it consumes
+``chat.requests`` and publishes ``ReplyEvent``s to each request's ``reply_to`` topic, scripted by
+words in the question (``n=<tokens>``, ``size=<chars per token>``, ``gate=<name>`` + ``at=<seq>`` to
+pause before that seq until the test opens the gate, ``dup`` to publish every event twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from services.common.codec import SingleObjectCodec
+from services.common.messages import AgentState, Citation, ReplyEvent
+from services.gateway import Gateway, GatewayConfig, issue_token
+from topics import CHAT_REQUESTS, TopicNames
+from topics.admin import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+SECRET = "test-secret-" + uuid.uuid4().hex
+CODEC = SingleObjectCodec()
+
+
+# ---------------------------------------------------------------------------- the stand-in agent
+
+
+class Responder:
+    """Answers every AgentState on chat.requests with scripted ReplyEvents on its reply_to topic."""
+
+    def __init__(self, bootstrap: str, names: TopicNames) -> None:
+        self.topic = names(CHAT_REQUESTS)
+        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"responder-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
+        meta = self.consumer.list_topics(self.topic, timeout=15).topics[self.topic]
+        self.consumer.assign([TopicPartition(self.topic, p, 0) for p in meta.partitions])
+        self.gates: dict[str, threading.Event] = {}
+        self.seen: list[AgentState] = []
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(8)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def gate(self, name: str) -> threading.Event:
+        return self.gates.setdefault(name, threading.Event())
+
+    def close(self) -> None:
+        self._stop.set()
+        for gate in self.gates.values():
+            gate.set()
+        self._thread.join(10)
+        self._pool.shutdown(wait=True)
+        self.producer.flush(10)
+        self.consumer.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for msg in self.consumer.consume(50, 0.1):
+                if msg.error():
+                    continue
+                state = CODEC.decode(msg.value() or b"", AgentState, self.topic)
+                self.seen.append(state)
+                self._pool.submit(self._answer, state)
+
+    def _answer(self, state: AgentState) -> None:
+        words: dict[str, str] = {}
+        for word in state.question.split():
+            name, _, value = word.partition("=")
+            words[name] = value or "1"
+        n, size = int(words.get("n", "5")), int(words.get("size", "0"))
+        tokens = [f"t{i}" + "x" * size + " " for i in range(n)]
+        script: list[tuple[str, dict[str, Any]]] = [
+            ("STATUS", {"step": "plan"}),
+            ("STATUS", {"step": "retrieve"}),
+            *[("TOKEN", {"text": t}) for t in tokens],
+            (
+                "CITATIONS",
+                {"citations": [Citation(n=1, chunk_id="c1", doc_id="d1", title="T", source_uri="u")]},
+            ),
+            ("FINAL", {"text": "".join(tokens)}),
+        ]
+        gate = self.gates.get(words["gate"]) if "gate" in words else None
+        for seq, (kind, fields) in enumerate(script):
+            if gate is not None and seq == int(words.get("at", "0")):
+                self.producer.flush(10)
+                gate.wait(30)
+            event = ReplyEvent.model_validate(
+                {"request_id": state.request_id, "seq": seq, "type": kind, "emitted_at": datetime.now(UTC)}
+                | fields
+            )
+            data = CODEC.encode(event, state.reply_to)
+            for _ in range(2 if "dup" in words else 1):
+                self.producer.produce(state.reply_to, key=state.request_id.encode(), value=data)
+                self.producer.poll(0)
+        self.producer.flush(10)
+
+
+# ---------------------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[tuple[Redis, str]]:
+    """Real Redis with a key prefix unique to this test; only that prefix is deleted afterwards."""
+    client = Redis.from_url("redis://127.0.0.1:6379/0")
+    prefix = f"test:gw:{uuid.uuid4().hex[:10]}:"
+    yield client, prefix
+    keys = [k async for k in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+async def responder(kafka_bootstrap: str, names: TopicNames) -> AsyncIterator[Responder]:
+    """A stand-in agent on this test's chat.requests topic."""
+    await asyncio.to_thread(ensure_topics, kafka_bootstrap, names, 3, 1, (CHAT_REQUESTS,))
+    r = await asyncio.to_thread(Responder, kafka_bootstrap, names)
+    yield r
+    await asyncio.to_thread(r.close)
+
+
+StartGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def start_gateway(
+    kafka_bootstrap: str, names: TopicNames, redis: tuple[Redis, str]
+) -> AsyncIterator[StartGateway]:
+    """Starts gateways on this test's topics (config overrides as keywords); stops them at the end."""
+    started: list[Gateway] = []
+
+    async def start(**overrides: Any) -> Gateway:
+        config = GatewayConfig(redis_prefix=redis[1], **overrides)
+        gw = await Gateway(kafka_bootstrap, names, SECRET, redis[0], config).start()
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        await gw.stop()
+
+
+def token(tenant: str = "acme", user: str = "alice", ttl_s: float = 600) -> str:
+    return issue_token(SECRET, tenant, user, ttl_s)
+
+
+def dial(gw: Gateway, tok: str | None = None, **kwargs: Any) -> Any:
+    url = gw.url if tok is None else f"{gw.url}?token={tok}"
+    return connect(url, open_timeout=10, **kwargs)
+
+
+async def recv(ws: ClientConnection, timeout: float = 15.0) -> dict[str, Any]:
+    data = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    assert isinstance(data, dict)
+    return data
+
+
+async def ask(ws: ClientConnection, question: str) -> str:
+    await ws.send(json.dumps({"type": "ask", "question": question}))
+    msg = await recv(ws)
+    assert msg["type"] == "accepted", msg
+    return str(msg["request_id"])
+
+
+async def until_final(ws: ClientConnection, timeout: float = 30.0) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not events or events[-1]["type"] not in ("final", "error"):
+        events.append(await recv(ws, max(0.1, deadline - time.monotonic())))
+    return events
+
+
+async def close_code(ws: ClientConnection, timeout: float = 15.0) -> int | None:
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+async def test_auth_refusals_close_with_documented_codes(start_gateway: StartGateway) -> None:
+    """Missing/expired tokens close with 4401, forged/claim-less ones with 4403; a header token works."""
+    gw = await start_gateway()
+    forged = issue_token("another-secret-of-32-bytes-or-more!", "acme", "alice", 600)
+    claimless = jwt.encode({"sub": "alice", "exp": int(time.time()) + 600, "iat": int(time.time())}, SECRET)
+    cases = [(None, 4401), (token(ttl_s=-60), 4401), (forged, 4403), (claimless, 4403), ("junk", 4403)]
+    for tok, code in cases:
+        async with dial(gw, tok) as ws:
+            assert await close_code(ws) == code, tok
+    headers = {"Authorization": f"Bearer {token()}"}
+    async with connect(gw.url, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+
+
+async def test_health_and_readiness_over_plain_http(start_gateway: StartGateway) -> None:
+    """/healthz and /readyz answer 200 over plain HTTP once the gateway has started."""
+    gw = await start_gateway()
+    async with httpx.AsyncClient() as http:
+        for path in ("/healthz", "/readyz"):
+            response = await http.get(f"http://127.0.0.1:{gw.port}{path}")
+            assert response.status_code == 200, path
+
+
+async def test_ask_streams_status_tokens_citations_final_in_order(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """An ask is published as an AgentState and its events stream back in seq order, redeliveries dropped."""
+    gw = await start_gateway()
+    async with dial(gw, token()) as ws:
+        await ws.send(json.dumps({"type": "ask", "question": "n=6 dup", "history": [["user", "hi"]]}))
+        accepted = await recv(ws)
+        assert accepted["type"] == "accepted"
+        rid = accepted["request_id"]
+        events = await until_final(ws)
+    assert [e["type"] for e in events] == ["status", "status"] + ["token"] * 6 + ["citations", "final"]
+    assert [e["seq"] for e in events] == list(range(10))
+    assert all(e["request_id"] == rid for e in events)
+    assert events[0]["step"] == "plan"
+    assert events[-1]["text"] == "".join(e["text"] for e in events if e["type"] == "token")
+    assert events[-2]["citations"][0]["doc_id"] == "d1"
+    [state] = [s for s in responder.seen if s.request_id == rid]
+    assert (state.tenant, state.user, state.reply_to, state.seq) == ("acme", "alice", gw.reply_topic, 0)
+    assert [(t.role, t.content) for t in state.history] == [("user", "hi")]
+
+
+async def test_two_gateways_each_receive_only_their_own_replies(
+    start_gateway: StartGateway, responder: Responder, kafka_bootstrap: str
+) -> None:
+    """Each gateway's questions are answered on its own reply topic and reach only its own client."""
+    gw_a, gw_b = await start_gateway(), await start_gateway()
+    assert gw_a.reply_topic != gw_b.reply_topic
+    async with dial(gw_a, token()) as ws_a, dial(gw_b, token()) as ws_b:
+        rid_a, rid_b = await ask(ws_a, "n=3 size=1"), await ask(ws_b, "n=4 size=2")
+        events_a, events_b = await asyncio.gather(until_final(ws_a), until_final(ws_b))
+    assert {e["request_id"] for e in events_a} == {rid_a}
+    assert {e["request_id"] for e in events_b} == {rid_b}
+    assert events_a[-1]["text"] == "t0x t1x t2x "
+
+    def keys_on(topic: str) -> set[str]:
+        consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": uuid.uuid4().hex})
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        keys: set[str] = set()
+        for msg in consumer.consume(100, 3):
+            if not msg.error():
+                keys.add((msg.key() or b"").decode())
+        consumer.close()
+        return keys
+
+    assert await asyncio.to_thread(keys_on, gw_a.reply_topic) == {rid_a}
+    assert await asyncio.to_thread(keys_on, gw_b.reply_topic) == {rid_b}
+
+
+async def test_rate_limit_in_redis_refuses_the_next_ask_with_retry_after(
+    start_gateway: StartGateway, responder: Responder, redis: tuple[Redis, str]
+) -> None:
+    """With a bucket of 3, the 4th ask is refused with retry_after_s; another user is unaffected."""
+    gw = await start_gateway(rate_capacity=3, rate_per_s=60)
+    async with dial(gw, token(user="bob")) as ws:
+        for _ in range(3):
+            await ask(ws, "n=1")
+        await ws.send(json.dumps({"type": "ask", "question": "n=1"}))
+        refused = await until_refused(ws)
+        assert refused["code"] == "rate_limited"
+        assert 0 < refused["retry_after_s"] <= 20
+    client, prefix = redis
+    key = f"{prefix}rl:acme:bob"
+    assert await client.exists(key)
+    assert 0 < await client.pttl(key) <= 61_000
+    async with dial(gw, token(user="carol")) as ws:
+        await ask(ws, "n=1")
+
+
+async def until_refused(ws: ClientConnection) -> dict[str, Any]:
+    while True:  # events of the accepted asks may come first
+        msg = await recv(ws)
+        if msg["type"] == "error":
+            return msg
+
+
+async def test_bad_frames_get_errors_and_the_server_survives(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """Malformed, unknown, invalid, empty or too-long asks get error codes; oversize frames close 1009."""
+    gw = await start_gateway(max_question_chars=100)
+    bad = {
+        "not json {": "bad_json",
+        "[1, 2]": "bad_json",
+        '{"type": "shout"}': "unknown_type",
+        "{}": "unknown_type",
+        '{"type": "ask"}': "bad_message",
+        '{"type": "resume", "request_id": "x", "after_seq": "many"}': "bad_message",
+        '{"type": "ask", "question": "   "}': "question_empty",
+        json.dumps({"type": "ask", "question": "q" * 101}): "question_too_long",
+        '{"type": "resume", "request_id": "nope"}': "not_found",
+    }
+    async with dial(gw, token()) as ws:
+        for frame, code in bad.items():
+            await ws.send(frame)
+            reply = await recv(ws)
+            assert (reply["type"], reply["code"]) == ("error", code), frame
+        await ws.send(b'{"type": "ping"}')
+        assert await recv(ws) == {"type": "pong"}
+        await ask(ws, "n=1")
+        assert (await until_final(ws))[-1]["type"] == "final"
+    async with dial(gw, token()) as big, dial(gw, token()) as bystander:
+        await big.send(json.dumps({"type": "ask", "question": "x" * 70_000}))
+        assert await close_code(big) == 1009
+        await bystander.send(json.dumps({"type": "ping"}))
+        assert await recv(bystander) == {"type": "pong"}
+    async with dial(gw, token()) as ws:
+        await ask(ws, "n=2")
+        assert (await until_final(ws))[-1]["type"] == "final"
+
+
+async def test_resume_after_a_dropped_socket_replays_missed_events_without_gaps(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """A new socket of the same user resumes after its last seq, no gap or duplicate; others are refused."""
+    gw = await start_gateway()
+    gate = responder.gate("g1")
+    async with dial(gw, token()) as ws:
+        rid = await ask(ws, "n=8 gate=g1 at=5")
+        seen = [await recv(ws) for _ in range(5)]  # seq 0..4: two statuses, three tokens
+    assert [e["seq"] for e in seen] == [0, 1, 2, 3, 4]
+    gate.set()  # the rest is published while no socket holds the request
+    await asyncio.sleep(0.5)
+    async with dial(gw, token(user="mallory")) as other:
+        await other.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": 4}))
+        assert (await recv(other))["code"] == "forbidden"
+    async with dial(gw, token()) as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": 4}))
+        assert await recv(ws) == {"type": "resumed", "request_id": rid, "after_seq": 4}
+        rest = await until_final(ws)
+    assert [e["seq"] for e in rest] == list(range(5, 12))
+    tokens = [e["text"] for e in seen + rest if e["type"] == "token"]
+    assert tokens == [f"t{i} " for i in range(8)]
+    assert rest[-1]["text"] == "".join(tokens)
+
+
+async def test_resume_continues_live_events(start_gateway: StartGateway, responder: Responder) -> None:
+    """Resuming a request that is still running replays what was missed and then streams live events."""
+    gw = await start_gateway()
+    gate = responder.gate("g2")
+    async with dial(gw, token()) as ws:
+        rid = await ask(ws, "n=4 gate=g2 at=4")
+        first = await recv(ws)
+    async with dial(gw, token()) as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": first["seq"]}))
+        assert (await recv(ws))["type"] == "resumed"
+        replayed = [await recv(ws) for _ in range(3)]  # seq 1..3 were published before the gate
+        gate.set()
+        live = await until_final(ws)
+    assert [e["seq"] for e in [first, *replayed, *live]] == list(range(8))
+
+
+def slow_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+async def test_slow_client_does_not_stall_another_and_is_closed_for_resume(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """A client that stops reading is closed with 1013 and can resume; the other client streams on."""
+    gw = await start_gateway(send_queue_bytes=128 * 1024)
+    gate = responder.gate("big")
+    async with (
+        dial(gw, token(user="slow"), sock=slow_socket(gw.port), max_queue=1) as slow,
+        dial(gw, token(user="fast")) as fast,
+    ):
+        rid_slow = await ask(slow, "n=300 size=2000 gate=big at=0")
+        gate.set()
+        await asyncio.sleep(0.2)  # the big answer is streaming towards a socket that reads nothing
+        started = time.monotonic()
+        await ask(fast, "n=20")
+        events = await until_final(fast, timeout=15)
+        assert events[-1]["type"] == "final"
+        assert time.monotonic() - started < 10
+        assert await close_code(slow, timeout=60) == 1013
+    async with dial(gw, token(user="slow"), max_size=None) as again:
+        await again.send(json.dumps({"type": "resume", "request_id": rid_slow, "after_seq": -1}))
+        assert (await recv(again))["type"] == "resumed"
+        replay = await until_final(again, timeout=60)
+    assert [e["seq"] for e in replay] == list(range(304))
+
+
+async def test_finished_requests_expire_after_retention(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """A finished request can be resumed (full replay) until retention_s passes, then it is not_found."""
+    gw = await start_gateway(retention_s=1.0)
+    async with dial(gw, token()) as ws:
+        rid = await ask(ws, "n=2")
+        first = await until_final(ws)
+    async with dial(gw, token()) as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": rid}))
+        assert (await recv(ws))["type"] == "resumed"
+        assert await until_final(ws) == first
+        await asyncio.sleep(2.0)
+        await ws.send(json.dumps({"type": "resume", "request_id": rid}))
+        assert (await recv(ws))["code"] == "not_found"
