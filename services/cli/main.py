@@ -134,13 +134,33 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     err.print("[dim]starting the embedded stack (first start loads the embedding model, ~10 s)…[/]")
+    from redis.asyncio import Redis
+
+    from services.gateway import Gateway, GatewayConfig
+
     async with run_stack(settings) as stack:
         server, task, bound = await serve(stack, settings.admin_host, port)
+        gw_settings = settings.gateway
+        redis = Redis.from_url(gw_settings.redis_url)
+        gateway = Gateway(
+            stack.bootstrap,
+            stack.names,
+            settings.gateway_secret(),
+            redis,
+            config=GatewayConfig(
+                host=gw_settings.host,
+                port=gw_settings.port,
+                rate_capacity=gw_settings.rate_capacity,
+                rate_per_s=gw_settings.rate_per_s,
+            ),
+        )
+        await gateway.start()
         admin_url = f"http://{settings.admin_host}:{bound}"
         info = {
             "pid": os.getpid(),
             "bootstrap": stack.bootstrap,
             "admin_url": admin_url,
+            "gateway_url": gateway.url,
             "topic_prefix": stack.names.prefix,
             "blob_dir": str(settings.blob_dir),
             "started_at": time.time(),
@@ -148,8 +168,8 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
         settings.run_file.write_text(json.dumps(info, indent=2))
         try:
             console.print(
-                f"[bold green]ragstream is up[/]  broker {stack.bootstrap}  admin {admin_url}  "
-                f"data {settings.home}"
+                f"[bold green]ragstream is up[/]  chat {gateway.url}  broker {stack.bootstrap}  "
+                f"admin {admin_url}  data {settings.home}"
             )
             console.print(
                 "  publish:  [bold]ragstream publish PATH --wait[/]    search: [bold]ragstream search "
@@ -160,6 +180,8 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
             await stop.wait()
             err.print("[dim]stopping…[/]")
         finally:
+            await gateway.stop()
+            await redis.aclose()
             server.should_exit = True
             await task
             settings.run_file.unlink(missing_ok=True)
@@ -475,6 +497,21 @@ def reindex(
         f"[green]swapped[/]: alias now points at {body['collection']} "
         f"({body['new_chunks']} chunks, {took:.1f}s)"
     )
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Option(help="User id the token names.")] = "me",
+    tenant: TenantOpt = None,
+    ttl: Annotated[int, typer.Option(help="Seconds until it expires.")] = 24 * 3600,
+    home: HomeOpt = None,
+) -> None:
+    """Print a JWT for the chat gateway (signed with this stack's secret): connect to
+    `<gateway_url>?token=...` with any websocket client. See docs/gateway-protocol.md."""
+    from services.gateway import issue_token
+
+    settings = _settings(home)
+    print(issue_token(settings.gateway_secret(), tenant or settings.tenant, user, ttl))
 
 
 @app.command("topics")

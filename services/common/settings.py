@@ -50,6 +50,16 @@ class ModelSettings(BaseModel):
     chunk_overlap_tokens: int = Field(default=32, ge=0)
 
 
+class GatewaySettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8765  # 0 = any free port
+    # None = embedded: a random secret generated once into $RAGSTREAM_HOME/gateway.secret (0600)
+    jwt_secret: SecretStr | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rate_capacity: int = 20  # asks per user at once...
+    rate_per_s: float = 60.0  # ...refilled over this many seconds
+
+
 class PipelineSettings(BaseModel):
     max_document_bytes: int = 512 * 1024 * 1024
     retry_attempts: int = Field(default=4, ge=1)
@@ -70,6 +80,7 @@ class Settings(BaseSettings):
     stores: StoreSettings = StoreSettings()
     models: ModelSettings = ModelSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @property
     def data_dir(self) -> Path:
@@ -83,6 +94,19 @@ class Settings(BaseSettings):
     def run_file(self) -> Path:
         """Written by ``ragstream up``: where the running stack listens, read by the other commands."""
         return self.home / "run.json"
+
+    def gateway_secret(self) -> str:
+        """The JWT secret: configured, or generated once for the embedded stack and kept in home."""
+        if self.gateway.jwt_secret is not None:
+            return self.gateway.jwt_secret.get_secret_value()
+        path = self.home / "gateway.secret"
+        if not path.exists():
+            import secrets
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     def masked(self) -> dict[str, Any]:
         """A dump safe for logs: secrets stay masked."""

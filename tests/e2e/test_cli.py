@@ -29,7 +29,12 @@ def cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.Com
 @pytest.fixture
 def stack(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str], Path]:
     """`ragstream up --ingest examples/docs` running in the background until the folder is indexed."""
-    env = {**os.environ, "RAGSTREAM_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "RAGSTREAM_HOME": str(tmp_path / "home"),
+        "COLUMNS": "200",
+        "RAGSTREAM_GATEWAY__PORT": "0",
+    }
     log = tmp_path / "up.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
@@ -71,6 +76,12 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert "works for Helios Labs" in answer.stdout
     assert "[1]" in answer.stdout
     assert "helios-labs" in answer.stdout  # the numbered source names the document
+
+    run = json.loads((Path(env["RAGSTREAM_HOME"]) / "run.json").read_text())
+    assert run["gateway_url"].startswith("ws://127.0.0.1:")
+    token = cli("token", "--user", "newcomer", env=env)
+    assert token.returncode == 0
+    assert token.stdout.count(".") == 2  # a JWT
 
     status = cli("status", "--json", env=env)
     assert status.returncode == 0, status.stderr
