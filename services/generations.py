@@ -229,9 +229,16 @@ async def run_stack(
         # mode only this process may open them.
         from services.agent.wiring import agent_deps
         from services.agent.workers import run_agent_workers
+        from services.stores.memory import ChatMemory, PostgresChatMemory, SqliteChatMemory
 
+        memory: ChatMemory
+        if settings.stores.postgres_dsn:
+            memory = await PostgresChatMemory.connect(settings.stores.postgres_dsn.get_secret_value())
+        else:
+            memory = SqliteChatMemory(settings.data_dir / "chat" / "memory.sqlite")
+        outer.push_async_callback(memory.close)
         alias = settings.stores.collection_alias
         await outer.enter_async_context(
-            run_agent_workers(settings, bootstrap, names, agent_deps(embedder, vectors, graph, alias))
+            run_agent_workers(settings, bootstrap, names, agent_deps(embedder, vectors, graph, alias, memory))
         )
         yield stack

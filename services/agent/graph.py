@@ -131,6 +131,7 @@ class AgentDeps:
     run_code: Sandbox
     extract_expression: Callable[[str], str | None]
     entities_in: Callable[[str], list[str]]
+    memory: Any = None  # a ChatMemory: history for rewriting when the client sends none; turns stored
     top_k: int = 5
 
 
@@ -256,6 +257,8 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         emit = _emit_from(config)
         await _send(emit, {"type": "status", "step": "plan"})
         history = [(t.role, t.content) for t in state.history]
+        if not history and deps.memory is not None and state.session_id:
+            history = await deps.memory.history(state.tenant, state.user, state.session_id)
         query = rewrite(state.question, history, deps.entities_in)
         action, tool, tool_input = decide(state.question, deps.extract_expression)
         goto = ROUTE[action]
@@ -314,6 +317,12 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         for piece in tokens(answer):
             await _send(emit, {"type": "token", "text": piece})
         await _send(emit, {"type": "citations", "citations": [c.model_dump() for c in citations]})
+        if deps.memory is not None and state.session_id:
+            # keyed by (request_id, role): a redelivered respond step stores nothing twice
+            for role, text in (("user", state.question), ("assistant", answer)):
+                await deps.memory.append(
+                    state.tenant, state.user, state.session_id, state.request_id, role, text
+                )
         return Command(
             goto=END, update={"answer": answer, "citations": citations, "steps": [*state.steps, "respond"]}
         )

@@ -11,10 +11,13 @@ from services.common.messages import AgentState, ChatTurn, Passage
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import Embedder
 from services.retrieve.search import search
+from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
 
 
-def agent_deps(embedder: Embedder, vectors: VectorIndex, graph: GraphStore, alias: str) -> AgentDeps:
+def agent_deps(
+    embedder: Embedder, vectors: VectorIndex, graph: GraphStore, alias: str, memory: ChatMemory | None = None
+) -> AgentDeps:
     from services.tool.calculator import evaluate, extract_expression
     from services.tool.sandbox import run_python
 
@@ -42,6 +45,7 @@ def agent_deps(embedder: Embedder, vectors: VectorIndex, graph: GraphStore, alia
         return [e.name for e in extractor.extract(text).entities]
 
     return AgentDeps(
+        memory=memory,
         retrieve=retrieve,
         calculate=evaluate,
         run_code=run_python,

@@ -51,12 +51,15 @@ async def chat(
 
 
 async def converse(
-    gateway: Gateway, question: str, tenant: str = TENANT, user: str = "alice"
+    gateway: Gateway, question: str, tenant: str = TENANT, user: str = "alice", session_id: str | None = None
 ) -> list[dict[str, Any]]:
     token = issue_token(SECRET, tenant, user, 300)
     frames: list[dict[str, Any]] = []
+    ask: dict[str, Any] = {"type": "ask", "question": question}
+    if session_id:
+        ask["session_id"] = session_id
     async with connect(f"{gateway.url}?token={token}") as ws:
-        await ws.send(json.dumps({"type": "ask", "question": question}))
+        await ws.send(json.dumps(ask))
         async for raw in ws:
             frame = json.loads(raw)
             frames.append(frame)
@@ -106,3 +109,18 @@ async def test_calculator_route_over_the_wire(chat: tuple[Stack, Gateway]) -> No
     frames = await converse(gateway, "What is 6 * 7?")
     assert [f["step"] for f in frames if f["type"] == "status"] == ["plan", "tool", "respond"]
     assert "42" in frames[-1]["text"]
+
+
+async def test_follow_up_pronoun_is_resolved_from_stored_history(chat: tuple[Stack, Gateway]) -> None:
+    """Turns are kept in chat memory per session, so a later "it" (new socket) means Helios Labs."""
+    _, gateway = chat
+    session = uuid.uuid4().hex
+    first = await converse(gateway, "Where is Helios Labs headquartered?", session_id=session)
+    assert first[-1]["type"] == "final"
+    second = await converse(gateway, "Who works for it?", session_id=session)
+    claims = [s for s in second[-1]["text"].split(" [") if "works for" in s]
+    assert claims
+    assert all("Helios Labs" in claim for claim in claims), second[-1]["text"]
+    # without that history, "it" names nothing: the answer is about whoever works anywhere
+    other = await converse(gateway, "Who works for it?", session_id=uuid.uuid4().hex)
+    assert any("Helios Labs" not in s for s in other[-1]["text"].split(" [") if "works for" in s)
