@@ -132,6 +132,7 @@ class AgentDeps:
     extract_expression: Callable[[str], str | None]
     entities_in: Callable[[str], list[str]]
     memory: Any = None  # a ChatMemory: history for rewriting when the client sends none; turns stored
+    cache: Any = None  # an AnswerCache: lookup(tenant, query) / store(tenant, query, answer, citations)
     top_k: int = 5
 
 
@@ -262,6 +263,21 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         query = rewrite(state.question, history, deps.entities_in)
         action, tool, tool_input = decide(state.question, deps.extract_expression)
         goto = ROUTE[action]
+        if action == "RETRIEVE" and deps.cache is not None:
+            hit = await deps.cache.lookup(state.tenant, query)
+            if hit is not None:
+                citations = [Citation.model_validate(c) for c in hit.citations]
+                return Command(
+                    goto="respond",
+                    update={
+                        "query": query,
+                        "action": action,
+                        "cached": True,
+                        "answer": hit.answer,
+                        "citations": citations,
+                        "steps": [*state.steps, "plan"],
+                    },
+                )
         update = {
             "query": query,
             "action": action,
@@ -312,8 +328,13 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             answer = "Hello! Ask me anything about your documents."
         elif state.action == "TOOL":
             answer = tool_answer(state)
+        elif state.cached:
+            answer, citations = state.answer, list(state.citations)
         else:
             answer, citations = extractive_answer(state.query or state.question, state.passages)
+            if citations and deps.cache is not None:
+                dumped = [c.model_dump() for c in citations]
+                await deps.cache.store(state.tenant, state.query or state.question, answer, dumped)
         for piece in tokens(answer):
             await _send(emit, {"type": "token", "text": piece})
         await _send(emit, {"type": "citations", "citations": [c.model_dump() for c in citations]})

@@ -6,17 +6,59 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import structlog
+from redis.exceptions import RedisError
+
 from services.agent.graph import AgentDeps, RetrievedContext, build_graph
 from services.common.messages import AgentState, ChatTurn, Passage
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import Embedder
 from services.retrieve.search import search
+from services.stores.cache import CachedAnswer, SemanticCache
 from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
 
+log = structlog.get_logger("ragstream.agent")
+
+
+class AnswerCache:
+    """The semantic cache as the agent sees it: keyed by the query's embedding, scoped to the
+    tenant and to the index version the alias currently serves."""
+
+    def __init__(self, cache: SemanticCache, embedder: Embedder, vectors: VectorIndex, alias: str) -> None:
+        self.cache = cache
+        self.embedder = embedder
+        self.vectors = vectors
+        self.alias = alias
+
+    async def _key(self, tenant: str, query: str) -> tuple[str, list[float]]:
+        version = await self.cache.version(tenant, await self.vectors.resolve(self.alias))
+        [vector] = await self.embedder.embed([query])
+        return version, vector
+
+    async def lookup(self, tenant: str, query: str) -> CachedAnswer | None:
+        try:
+            version, vector = await self._key(tenant, query)
+            return await self.cache.get(tenant, version, vector)
+        except RedisError as exc:  # the cache is an optimisation: a miss, never a failed answer
+            log.warning("answer cache unavailable", error=str(exc))
+            return None
+
+    async def store(self, tenant: str, query: str, answer: str, citations: list[dict[str, Any]]) -> None:
+        try:
+            version, vector = await self._key(tenant, query)
+            await self.cache.put(tenant, version, vector, query, answer, citations)
+        except RedisError as exc:
+            log.warning("answer cache unavailable", error=str(exc))
+
 
 def agent_deps(
-    embedder: Embedder, vectors: VectorIndex, graph: GraphStore, alias: str, memory: ChatMemory | None = None
+    embedder: Embedder,
+    vectors: VectorIndex,
+    graph: GraphStore,
+    alias: str,
+    memory: ChatMemory | None = None,
+    cache: SemanticCache | None = None,
 ) -> AgentDeps:
     from services.tool.calculator import evaluate, extract_expression
     from services.tool.sandbox import run_python
@@ -46,6 +88,7 @@ def agent_deps(
 
     return AgentDeps(
         memory=memory,
+        cache=AnswerCache(cache, embedder, vectors, alias) if cache is not None else None,
         retrieve=retrieve,
         calculate=evaluate,
         run_code=run_python,

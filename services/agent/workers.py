@@ -22,9 +22,10 @@ from langgraph.graph import END
 import topics
 from services.agent.graph import NODES, AgentDeps, NodeFn, make_nodes
 from services.common.codec import make_codec
-from services.common.messages import AgentState, Citation, ReplyEvent
+from services.common.messages import AgentState, Citation, DocumentIndexed, ReplyEvent
 from services.common.settings import Settings
 from services.common.stage import PoisonMessage, StageContext, consumer_group
+from services.stores.cache import SemanticCache
 from topics import TopicNames
 from topics.admin import ensure_topics
 
@@ -106,11 +107,30 @@ def _register_one(broker: KafkaBroker, ctx: StageContext, node: str, fn: NodeFn,
         await ctx.handle_one(node, spec, msg.raw_message, handle)
 
 
+def register_cache_invalidator(broker: KafkaBroker, ctx: StageContext, cache: SemanticCache) -> None:
+    """Every DocumentIndexed (an update, a new document, a delete) makes the tenant's cached answers stale."""
+    spec = topics.INDEXED
+    group = consumer_group(ctx.names, "cache-invalidator", spec)
+
+    @broker.subscriber(ctx.names(spec), **ctx.subscriber_options(group))
+    async def on_indexed(msg: KafkaMessage) -> None:
+        async def handle(event: DocumentIndexed) -> None:
+            await cache.bump(event.tenant)
+
+        await ctx.handle_one("cache-invalidator", spec, msg.raw_message, handle)
+
+
 @contextlib.asynccontextmanager
 async def run_agent_workers(
-    settings: Settings, bootstrap: str, names: TopicNames, deps: AgentDeps, which: Collection[str] = NODES
+    settings: Settings,
+    bootstrap: str,
+    names: TopicNames,
+    deps: AgentDeps,
+    which: Collection[str] = NODES,
+    cache: SemanticCache | None = None,
 ) -> AsyncIterator[KafkaBroker]:
-    """Host the given agent nodes as Kafka workers in this process until exit."""
+    """Host the given agent nodes as Kafka workers in this process until exit (and, with a cache,
+    the invalidator that keeps it honest)."""
     ensure_topics(bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor, topics.CHAT)
     broker = KafkaBroker(
         bootstrap,
@@ -124,6 +144,8 @@ async def run_agent_workers(
         broker, make_codec(settings.kafka.schema_registry_url), names, settings.pipeline, settings.kafka
     )
     register(broker, ctx, make_nodes(deps), which)
+    if cache is not None:
+        register_cache_invalidator(broker, ctx, cache)
     await broker.start()
     try:
         log.info("agent workers running", nodes=list(which))

@@ -67,6 +67,7 @@ class AgentState(AvroRecord):
     steps: list[str] = Field(default_factory=list)
     reply_to: str = ""
     seq: int = 0
+    cached: bool = False
 
 
 class ChunkCreated(AvroRecord):

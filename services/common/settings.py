@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     admin_host: str = "127.0.0.1"
     admin_port: int = 0  # 0 = any free port; the chosen one is written to the run file
+    cache_answers: bool = True  # the semantic answer cache in Redis (gateway.redis_url)
     kafka: KafkaSettings = KafkaSettings()
     stores: StoreSettings = StoreSettings()
     models: ModelSettings = ModelSettings()

@@ -35,6 +35,7 @@ from websockets.http11 import Request, Response
 from services.common.codec import Codec, CodecError, make_codec
 from services.common.messages import AgentState, ChatTurn, ReplyEvent
 from services.gateway.auth import AuthError, Principal, verify
+from services.gateway.page import is_websocket, page_response
 from services.gateway.protocol import (
     Accepted,
     Ask,
@@ -508,6 +509,8 @@ class Gateway:
             if self.ready:
                 return conn.respond(HTTPStatus.OK, "ready\n")
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "not ready\n")
+        if not is_websocket(request) and (page := page_response(path)) is not None:
+            return page  # the web chat (GET / and /static/...)
         try:
             self._auth[conn] = verify(_bearer(request), self._secret)
         except AuthError as exc:

@@ -124,3 +124,31 @@ async def test_follow_up_pronoun_is_resolved_from_stored_history(chat: tuple[Sta
     # without that history, "it" names nothing: the answer is about whoever works anywhere
     other = await converse(gateway, "Who works for it?", session_id=uuid.uuid4().hex)
     assert any("Helios Labs" not in s for s in other[-1]["text"].split(" [") if "works for" in s)
+
+
+async def test_repeat_question_is_served_from_cache_until_content_changes(
+    chat: tuple[Stack, Gateway], tmp_path: Path
+) -> None:
+    """The same question again skips retrieval (semantic cache); after a new document is indexed for
+    the tenant the cache is stale and the agent retrieves again."""
+    stack, gateway = chat
+    question = "Which company makes the Jackal Ledger?"
+    first = await converse(gateway, question, user="carol")
+    again = await converse(gateway, question, user="carol")
+    assert [f["step"] for f in again if f["type"] == "status"] == ["plan", "respond"]
+    assert again[-1]["text"] == first[-1]["text"]
+
+    note = tmp_path / "new-note.md"
+    note.write_text("# Note\n\nThe Jackal Ledger is a product of Helios Labs, said Greta Sorensen.\n")
+    watcher = OutcomeWatcher(stack.bootstrap, stack.names, stack.front.codec)
+    publisher = DocumentPublisher(stack.bootstrap, stack.names, stack.front.codec, stack.front.blobs)
+    sub = await publisher.upsert(note, TENANT)
+    publisher.flush()
+    [outcome] = await watcher.wait([sub], 120)
+    watcher.close()
+    assert outcome.status == "indexed"
+    for _ in range(50):  # the invalidator consumes docs.indexed asynchronously
+        after = await converse(gateway, question, user="carol")
+        if "retrieve" in [f["step"] for f in after if f["type"] == "status"]:
+            break
+    assert "retrieve" in [f["step"] for f in after if f["type"] == "status"]
