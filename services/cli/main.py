@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -366,32 +367,40 @@ def search(
 
 
 # -------------------------------------------------------------------------------------- ask, chat
-def _stream_answer(info: dict[str, Any], question: str, tenant: str, history: list[tuple[str, str]]) -> str:
-    """POST the question, print tokens as they arrive, then the numbered sources; return the answer."""
+def _stream_answer(
+    settings: Settings, info: dict[str, Any], question: str, tenant: str, session_id: str
+) -> str:
+    """Ask through the websocket gateway (the distributed agent), print tokens as they arrive, then
+    the numbered sources; return the answer."""
+    from websockets.sync.client import connect
+
+    from services.gateway import issue_token
+
+    if not info.get("gateway_url"):
+        raise _fail("the running stack has no chat gateway (start it with `ragstream up`)")
+    token = issue_token(settings.gateway_secret(), tenant, os.environ.get("USER", "cli"), 3600)
     answer = ""
-    with httpx.stream(
-        "POST",
-        f"{info['admin_url']}/ask",
-        timeout=300,
-        json={"question": question, "tenant": tenant, "history": history},
-    ) as response:
-        if response.status_code != 200:
-            response.read()
-            raise _fail(response.json().get("error", response.text))
-        for line in response.iter_lines():
-            if not line:
-                continue
-            event = json.loads(line)
-            if event["type"] == "status":
+    citations: list[dict[str, Any]] = []
+    with connect(f"{info['gateway_url']}?token={token}", open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "ask", "question": question, "session_id": session_id}))
+        for raw in ws:
+            event = json.loads(raw)
+            kind = event["type"]
+            if kind == "status":
                 err.print(f"[dim]· {event['step']}[/]")
-            elif event["type"] == "token":
+            elif kind == "token":
                 console.print(event["text"], end="", markup=False, highlight=False)
-            elif event["type"] == "final":
-                answer = event["answer"]
+            elif kind == "citations":
+                citations = event["citations"]
+            elif kind == "final":
+                answer = event["text"]
                 console.print()
-                for c in event["citations"]:
-                    page = f", p.{c['page']}" if c["page"] else ""
+                for c in citations:
+                    page = f", p.{c['page']}" if c.get("page") else ""
                     console.print(f"  [{c['n']}] {c['title']}{page}  [dim]{c['source_uri']}[/]")
+                break
+            elif kind == "error":
+                raise _fail(f"{event.get('code')}: {event.get('message')}")
     return answer
 
 
@@ -406,7 +415,7 @@ def ask(
     goes to a calculator and ```python``` blocks to a sandbox."""
     settings = _settings(home)
     info = _run_info(settings)
-    _stream_answer(info, question, tenant or settings.tenant, [])
+    _stream_answer(settings, info, question, tenant or settings.tenant, uuid.uuid4().hex)
 
 
 @app.command()
@@ -415,7 +424,7 @@ def chat(tenant: TenantOpt = None, home: HomeOpt = None) -> None:
     Empty line or Ctrl-D quits."""
     settings = _settings(home)
     info = _run_info(settings)
-    history: list[tuple[str, str]] = []
+    session_id = uuid.uuid4().hex  # the agent keeps this conversation's turns in chat memory
     console.print("[dim]ask about your documents; empty line or Ctrl-D to quit[/]")
     while True:
         try:
@@ -424,8 +433,7 @@ def chat(tenant: TenantOpt = None, home: HomeOpt = None) -> None:
             break
         if not question:
             break
-        answer = _stream_answer(info, question, tenant or settings.tenant, history)
-        history += [("user", question), ("assistant", answer)]
+        _stream_answer(settings, info, question, tenant or settings.tenant, session_id)
 
 
 # ------------------------------------------------------------------------------------------ status
