@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DOCS ?= examples/docs
 
-.PHONY: install up test lint typecheck unit integration e2e bench clean
+.PHONY: install browser-deps up test lint typecheck unit integration e2e bench clean
 
 # A fresh machine needs nothing but Python 3.11: this builds the virtualenv from pyproject.toml
 # (torch is pinned to the 2.13.0 CPU build so pip never pulls a multi-GB CUDA wheel).
@@ -16,12 +16,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The browser tests drive Debian's chromium (Playwright cannot download its own browsers here).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 ## Start the embedded stack and ingest a folder (DOCS=path to choose another); Ctrl-C stops it.
 up: install
 	$(BIN)/ragstream up --ingest $(DOCS)
 
 ## Lint, type-check and run every test tier (what CI runs).
-test: install lint typecheck
+test: install browser-deps lint typecheck
 	$(BIN)/pytest
 
 lint: install

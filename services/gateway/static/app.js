@@ -155,8 +155,8 @@
     const authOrSize = closeText(code);
     if (authOrSize) {
       setConn("error", code === 1009 ? "disconnected" : "not authenticated");
-      showNotice(authOrSize);
-      if (current && !current.done) failTurn(authOrSize);
+      if (current && !current.done) failTurn(authOrSize); // shown once: on the question it stopped
+      else showNotice(authOrSize);
       reconnects = 0;
       return;
     }
