@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-from redis.asyncio import Redis
 
-from services.common.settings import Settings
-from services.gateway import Gateway, GatewayConfig
-from services.generations import run_stack
-from services.models.embedder import LocalEmbedder
-from services.publisher import DocumentPublisher, OutcomeWatcher
-from topics import TopicNames
+from tests.support import chat_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
 TENANT = "acme"
@@ -78,18 +72,5 @@ async def site(
     """(http base URL of the gateway serving the page, token signing secret) over the embedded stack
     with examples/docs indexed for 'acme'."""
     secret = "browser-secret-" + uuid.uuid4().hex
-    settings = Settings(home=tmp_path_factory.mktemp("browser"))
-    names = TopicNames(prefix=f"web-{uuid.uuid4().hex[:8]}.")
-    async with run_stack(settings, bootstrap=kafka_bootstrap, names=names, embedder=LocalEmbedder()) as stack:
-        watcher = OutcomeWatcher(stack.bootstrap, names, stack.front.codec)
-        publisher = DocumentPublisher(stack.bootstrap, names, stack.front.codec, stack.front.blobs)
-        subs = [await publisher.upsert(p, TENANT) for p in sorted(EXAMPLES.iterdir())]
-        publisher.flush()
-        outcomes = await watcher.wait(subs, 180)
-        watcher.close()
-        assert {o.status for o in outcomes} == {"indexed"}
-        redis = Redis.from_url("redis://127.0.0.1:6379/0")
-        config = GatewayConfig(redis_prefix=f"test:web:{uuid.uuid4().hex[:6]}:")
-        async with Gateway(stack.bootstrap, names, secret, redis, config=config) as gateway:
-            yield f"http://{config.host}:{gateway.port}", secret
-        await redis.aclose()
+    async with chat_stack(kafka_bootstrap, tmp_path_factory.mktemp("browser"), secret, "web") as (_, gateway):
+        yield f"http://{gateway.config.host}:{gateway.port}", secret

@@ -18,18 +18,10 @@ import topics
 from services.agent.graph import build_graph
 from services.agent.wiring import agent_deps, ask_inprocess, new_state
 from services.agent.workers import run_agent_workers
-from services.chunk.chunker import TokenChunker
 from services.common.codec import SingleObjectCodec
 from services.common.messages import AgentState, ReplyEvent
 from services.common.settings import Settings
-from services.extract_graph.extractor import RuleExtractor
-from services.index.app import Indexer
-from services.index.ledger import SqliteLedger
-from services.inprocess import discard, ingest_inprocess
-from services.models.embedder import LocalEmbedder
-from services.stores.blobs import LocalBlobStore
-from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
-from services.stores.vectors_edge import EdgeVectorIndex
+from tests.support import examples_indexed_inprocess
 from topics import TopicNames
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -41,24 +33,8 @@ QUESTIONS = ["Who works for Helios Labs?", "What is 12 * 12?", "Hello!", "What i
 @pytest.fixture(scope="module")
 async def deps(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """Agent dependencies over real stores holding examples/docs."""
-    root = tmp_path_factory.mktemp("agent-dist")
-    embedder = LocalEmbedder()
-    vectors = EdgeVectorIndex(root / "vectors")
-    with FalkorServer(root / "graph") as server:
-        graph = await FalkorGraphStore.connect(server.host, server.port)
-        indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
-        await ingest_inprocess(
-            sorted(EXAMPLES.iterdir()),
-            TENANT,
-            blobs=LocalBlobStore(root / "blobs"),
-            chunker=TokenChunker(),
-            embedder=embedder,
-            extractor=RuleExtractor(),
-            indexer=indexer,
-        )
-        yield agent_deps(embedder, vectors, graph, "chunks")
-        await graph.close()
-    await vectors.close()
+    async with examples_indexed_inprocess(tmp_path_factory.mktemp("agent-dist")) as stores:
+        yield agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks")
 
 
 def collect(

@@ -10,17 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
 from services.agent.wiring import ask_inprocess, new_state
 from services.common import ids
-from services.common.settings import Settings
-from services.gateway import Gateway, GatewayConfig, issue_token
-from services.generations import Stack, run_stack
-from services.models.embedder import LocalEmbedder
+from services.gateway import Gateway, issue_token
+from services.generations import Stack
 from services.publisher import DocumentPublisher, OutcomeWatcher, source_uri
-from topics import TopicNames
+from tests.support import chat_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
@@ -33,21 +30,11 @@ async def chat(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Stack, Gateway]]:
     """The embedded stack (pipeline + agent workers) with examples/docs indexed for 'acme', and a gateway."""
-    settings = Settings(home=tmp_path_factory.mktemp("chat"))
-    names = TopicNames(prefix=f"chat-{uuid.uuid4().hex[:8]}.")
-    async with run_stack(settings, bootstrap=kafka_bootstrap, names=names, embedder=LocalEmbedder()) as stack:
-        watcher = OutcomeWatcher(stack.bootstrap, names, stack.front.codec)
-        publisher = DocumentPublisher(stack.bootstrap, names, stack.front.codec, stack.front.blobs)
-        subs = [await publisher.upsert(p, TENANT) for p in sorted(EXAMPLES.iterdir())]
-        publisher.flush()
-        outcomes = await watcher.wait(subs, 180)
-        watcher.close()
-        assert {o.status for o in outcomes} == {"indexed"}
-        redis = Redis.from_url("redis://127.0.0.1:6379/0")
-        config = GatewayConfig(redis_prefix=f"test:chat:{uuid.uuid4().hex[:6]}:")
-        async with Gateway(stack.bootstrap, names, SECRET, redis, config=config) as gateway:
-            yield stack, gateway
-        await redis.aclose()
+    async with chat_stack(kafka_bootstrap, tmp_path_factory.mktemp("chat"), SECRET, "chat") as (
+        stack,
+        gateway,
+    ):
+        yield stack, gateway
 
 
 async def converse(

@@ -11,18 +11,10 @@ import pytest
 
 from services.agent.graph import DONT_KNOW
 from services.agent.wiring import ask_inprocess, compile_agent, new_state
-from services.chunk.chunker import TokenChunker
 from services.common import ids
 from services.common.messages import AgentState
-from services.extract_graph.extractor import RuleExtractor
-from services.index.app import Indexer
-from services.index.ledger import SqliteLedger
-from services.inprocess import discard, ingest_inprocess
-from services.models.embedder import LocalEmbedder
 from services.publisher import source_uri
-from services.stores.blobs import LocalBlobStore
-from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
-from services.stores.vectors_edge import EdgeVectorIndex
+from tests.support import examples_indexed_inprocess
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
@@ -32,24 +24,8 @@ TENANT = "acme"
 @pytest.fixture(scope="module")
 async def agent(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """The compiled agent over stores holding examples/docs for tenant 'acme'."""
-    root = tmp_path_factory.mktemp("agent")
-    embedder = LocalEmbedder()
-    vectors = EdgeVectorIndex(root / "vectors")
-    with FalkorServer(root / "graph") as server:
-        graph = await FalkorGraphStore.connect(server.host, server.port)
-        indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
-        await ingest_inprocess(
-            sorted(EXAMPLES.iterdir()),
-            TENANT,
-            blobs=LocalBlobStore(root / "blobs"),
-            chunker=TokenChunker(),
-            embedder=embedder,
-            extractor=RuleExtractor(),
-            indexer=indexer,
-        )
-        yield compile_agent(embedder, vectors, graph, "chunks")
-        await graph.close()
-    await vectors.close()
+    async with examples_indexed_inprocess(tmp_path_factory.mktemp("agent")) as stores:
+        yield compile_agent(stores.embedder, stores.vectors, stores.graph, "chunks")
 
 
 async def ask(

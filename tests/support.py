@@ -1,0 +1,87 @@
+"""Test building blocks shared by several suites: the example documents indexed in-process into real
+stores, and the whole embedded chat stack (pipeline, agent workers, gateway) with them ingested."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from services.chunk.chunker import TokenChunker
+from services.common.settings import Settings
+from services.extract_graph.extractor import RuleExtractor
+from services.gateway import Gateway, GatewayConfig
+from services.generations import Stack, run_stack
+from services.index.app import Indexer
+from services.index.ledger import SqliteLedger
+from services.inprocess import discard, ingest_inprocess
+from services.models.embedder import LocalEmbedder
+from services.publisher import DocumentPublisher, OutcomeWatcher
+from services.stores.blobs import LocalBlobStore
+from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
+from services.stores.vectors_edge import EdgeVectorIndex
+from topics import TopicNames
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
+TENANT = "acme"
+
+
+@dataclass
+class IndexedStores:
+    embedder: LocalEmbedder
+    vectors: EdgeVectorIndex
+    graph: FalkorGraphStore
+
+
+@contextlib.asynccontextmanager
+async def examples_indexed_inprocess(root: Path, tenant: str = TENANT) -> AsyncIterator[IndexedStores]:
+    """examples/docs run through the in-process stages into qdrant-edge and a FalkorDB child."""
+    embedder = LocalEmbedder()
+    vectors = EdgeVectorIndex(root / "vectors")
+    with FalkorServer(root / "graph") as server:
+        graph = await FalkorGraphStore.connect(server.host, server.port)
+        indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
+        await ingest_inprocess(
+            sorted(EXAMPLES.iterdir()),
+            tenant,
+            blobs=LocalBlobStore(root / "blobs"),
+            chunker=TokenChunker(),
+            embedder=embedder,
+            extractor=RuleExtractor(),
+            indexer=indexer,
+        )
+        try:
+            yield IndexedStores(embedder, vectors, graph)
+        finally:
+            await graph.close()
+            await vectors.close()
+
+
+@contextlib.asynccontextmanager
+async def chat_stack(
+    bootstrap: str, home: Path, secret: str, label: str
+) -> AsyncIterator[tuple[Stack, Gateway]]:
+    """The embedded stack on ``bootstrap`` with examples/docs published and indexed for TENANT through
+    the streaming pipeline, and a gateway signing tokens with ``secret``."""
+    names = TopicNames(prefix=f"{label}-{uuid.uuid4().hex[:8]}.")
+    async with run_stack(
+        Settings(home=home), bootstrap=bootstrap, names=names, embedder=LocalEmbedder()
+    ) as stack:
+        watcher = OutcomeWatcher(stack.bootstrap, names, stack.front.codec)
+        publisher = DocumentPublisher(stack.bootstrap, names, stack.front.codec, stack.front.blobs)
+        subs = [await publisher.upsert(p, TENANT) for p in sorted(EXAMPLES.iterdir())]
+        publisher.flush()
+        outcomes = await watcher.wait(subs, 180)
+        watcher.close()
+        assert {o.status for o in outcomes} == {"indexed"}, outcomes
+        redis = Redis.from_url("redis://127.0.0.1:6379/0")
+        config = GatewayConfig(redis_prefix=f"test:{label}:{uuid.uuid4().hex[:6]}:")
+        try:
+            async with Gateway(stack.bootstrap, names, secret, redis, config=config) as gateway:
+                yield stack, gateway
+        finally:
+            await redis.aclose()
