@@ -237,11 +237,10 @@ async def run_stack(
         else:
             memory = SqliteChatMemory(settings.data_dir / "chat" / "memory.sqlite")
         outer.push_async_callback(memory.close)
-        from redis.asyncio import Redis
 
         from services.stores.cache import SemanticCache
 
-        redis = Redis.from_url(settings.gateway.redis_url)
+        redis = settings.redis()
         outer.push_async_callback(redis.aclose)
         cache = SemanticCache(redis, prefix=f"ragstream:{names.prefix}") if settings.cache_answers else None
         alias = settings.stores.collection_alias

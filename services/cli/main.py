@@ -135,14 +135,13 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     err.print("[dim]starting the embedded stack (first start loads the embedding model, ~10 s)…[/]")
-    from redis.asyncio import Redis
 
     from services.gateway import Gateway, GatewayConfig
 
     async with run_stack(settings) as stack:
         server, task, bound = await serve(stack, settings.admin_host, port)
         gw_settings = settings.gateway
-        redis = Redis.from_url(gw_settings.redis_url)
+        redis = settings.redis()
         gateway = Gateway(
             stack.bootstrap,
             stack.names,

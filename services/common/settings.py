@@ -56,6 +56,9 @@ class GatewaySettings(BaseModel):
     # None = embedded: a random secret generated once into $RAGSTREAM_HOME/gateway.secret (0600)
     jwt_secret: SecretStr | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = (
+        256  # a full pool waits (BlockingConnectionPool); it never skips the rate limit
+    )
     rate_capacity: int = 20  # asks per user at once...
     rate_per_s: float = 60.0  # ...refilled over this many seconds
 
@@ -95,6 +98,16 @@ class Settings(BaseSettings):
     def run_file(self) -> Path:
         """Written by ``ragstream up``: where the running stack listens, read by the other commands."""
         return self.home / "run.json"
+
+    def redis(self) -> Any:
+        """A Redis client for the gateway, rate limits and the answer cache. The pool blocks when full:
+        redis-py's default pool raises past 100 connections, which made the rate limiter fail open."""
+        from redis.asyncio import BlockingConnectionPool, Redis
+
+        pool = BlockingConnectionPool.from_url(
+            self.gateway.redis_url, max_connections=self.gateway.redis_max_connections, timeout=10
+        )
+        return Redis(connection_pool=pool)
 
     def gateway_secret(self) -> str:
         """The JWT secret: configured, or generated once for the embedded stack and kept in home."""

@@ -48,7 +48,9 @@ async def search(
     if collection is None:
         return result  # nothing indexed yet
     [vector] = await embedder.embed([query])
-    for hit in await vectors.search(collection, vector, limit, must={"tenant": tenant}, text=query):
+    hits = await vectors.search(collection, vector, limit, must={"tenant": tenant}, text=query)
+    # Fused scores tie often (RRF ranks); break ties by chunk id so every executor sees one order.
+    for hit in sorted(hits, key=lambda h: (-round(h.score, 6), h.chunk_id)):
         p = hit.payload
         result.chunks.append(
             ChunkResult(
