@@ -11,7 +11,7 @@ DOCS ?= examples/docs
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,serving]'
 	touch $@
 
 install: $(BIN)/.installed

