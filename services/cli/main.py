@@ -38,10 +38,12 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
+models_app = typer.Typer(help="Model servers (Ray Serve apps in model_serving/).", no_args_is_help=True)
 dlq_app = typer.Typer(
     help="Dead letters: what failed, where and why; replay them after a fix.", no_args_is_help=True
 )
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(models_app, name="models")
 console = Console(stderr=False)
 err = Console(stderr=True)
 
@@ -596,6 +598,29 @@ def dlq_replay(
     info = _run_info(settings)
     sent = replay(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic))
     console.print(f"replayed {len(sent)} message(s)")
+
+
+@models_app.command("up")
+def models_up(
+    config: Annotated[Path, typer.Option(help="A serve config YAML.")] = Path(
+        "model_serving/configs/embed-minilm-cpu.yaml"
+    ),
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: the config's).")] = None,
+) -> None:
+    """Serve the models of CONFIG with Ray Serve on this machine (CPU profile by default) until Ctrl-C.
+    Point the stack at it with RAGSTREAM_MODELS__EMBEDDINGS_URL=http://127.0.0.1:<port>."""
+    from model_serving.serve import main as serve_main
+
+    raise typer.Exit(serve_main([str(config), *(["--port", str(port)] if port else [])]))
+
+
+@models_app.command("check")
+def models_check(config: Annotated[Path, typer.Argument(help="A serve config YAML.")]) -> None:
+    """Validate a model config (schema, resources, dimensions) without starting anything; works
+    without a GPU for the GPU profiles."""
+    from model_serving.serve import main as serve_main
+
+    raise typer.Exit(serve_main([str(config), "--check"]))
 
 
 def main() -> None:  # pragma: no cover - console script shim
