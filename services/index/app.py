@@ -129,12 +129,11 @@ class Indexer:
 
     async def _delete(self, chunk: ChunkCreated) -> None:
         # Either handler may see the DELETE first; both remove from both stores (idempotent).
-        if self._collection is not None or await self.vectors.resolve(self.target or self.alias):
-            collection = self._collection or await self.vectors.resolve(self.target or self.alias)
-            assert collection is not None
+        collection = self._collection or await self.vectors.resolve(self.target or self.alias)
+        if collection is not None:
             await self.vectors.delete(collection, must={"doc_id": chunk.doc_id})
         await self.graph.prune_document(chunk.doc_id, keep_version=None)
-        await self._announce(chunk, chunk_count=0, collection=self._collection or "")
+        await self._announce(chunk, chunk_count=0, collection=collection or "")
 
     async def _maybe_complete(self, chunk: ChunkCreated) -> None:
         if self._collection is None:
