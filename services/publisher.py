@@ -199,6 +199,8 @@ class OutcomeWatcher:
                     pending.pop(done.submission.doc_id, None)
                     if on_done:
                         on_done(done)
+                    if stop_after is not None and resolved >= stop_after:
+                        break
         if stop_after is None or resolved < stop_after:
             for outcome in pending.values():
                 outcome.status = "timeout"

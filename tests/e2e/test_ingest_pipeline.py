@@ -242,7 +242,9 @@ async def test_restart_mid_run_neither_drops_nor_duplicates(
     """Stopping the workers mid-ingest and starting them again ends with exactly the reference counts."""
     names = TopicNames(prefix=f"e2e-{uuid.uuid4().hex[:8]}.")
     settings = Settings(home=tmp_path / "stack")
-    big = generate_large_pdf(tmp_path / "big.pdf", pages=40)  # keeps the pipeline busy at the restart
+    # ~480 chunks: several embed batches, so it is certainly still in flight when the first small
+    # document is announced and the workers are stopped
+    big = generate_large_pdf(tmp_path / "big.pdf", pages=120)
     big_chunks = len(TokenChunker().chunk(parse_document(big, big.name).sections))
     # A fresh copy of the corpus (other tests in this module edit theirs); same seed, same content.
     fresh = generate_corpus(tmp_path / "corpus", n_docs=10, seed=11)
