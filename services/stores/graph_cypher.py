@@ -326,3 +326,30 @@ def rank_entities(rows: Sequence[Sequence[Any]], positions: Mapping[str, int], l
             seen.add((name, label))
             result.append(Entity(name=name, label=check_label(label)))
     return result[: max(limit, 0)]
+
+
+class CypherReads:
+    """The read side of the GraphStore port, the same Cypher for FalkorDB and Neo4j; an adapter
+    supplies ``_rows`` (run a read query, return rows as lists)."""
+
+    async def _rows(self, cypher: str, params: dict[str, Any]) -> list[list[Any]]:
+        raise NotImplementedError
+
+    async def neighbours(self, tenant: str, names: Sequence[str], limit: int) -> list[GraphFact]:
+        lookups = name_lookups(names)
+        if not lookups or limit <= 0:
+            return []
+        params = {"tenant": tenant, "lookups": lookups, "limit": limit}
+        return neighbour_facts(await self._rows(NEIGHBOURS, params))
+
+    async def find_entities(self, tenant: str, text: str, limit: int) -> list[Entity]:
+        positions = text_candidates(text)
+        if not positions or limit <= 0:
+            return []
+        rows = await self._rows(ENTITIES_BY_NORM, {"tenant": tenant, "norms": list(positions)})
+        return rank_entities(rows, positions, limit)
+
+    async def stats(self, tenant: str | None = None) -> dict[str, int]:
+        queries = STATS_ALL if tenant is None else STATS_TENANT
+        params = {} if tenant is None else {"tenant": tenant}
+        return {name: int((await self._rows(q, params))[0][0]) for name, q in queries.items()}

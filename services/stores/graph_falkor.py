@@ -26,7 +26,7 @@ from redis.exceptions import BusyLoadingError, RedisError, ResponseError
 from redis.retry import Retry
 
 from services.stores import graph_cypher as cy
-from services.stores.ports import RELATION_TYPES, ChunkFacts, Entity, GraphFact
+from services.stores.ports import RELATION_TYPES, ChunkFacts
 
 _LOG_NAME: Final = "falkordb.log"
 
@@ -197,7 +197,7 @@ def _index_statements() -> list[str]:
     return stmts
 
 
-class FalkorGraphStore:
+class FalkorGraphStore(cy.CypherReads):
     """``GraphStore`` on one FalkorDB graph. Call ``open()`` (or use ``connect``) before use.
 
     FalkorDB has no multi-statement transactions; each statement is atomic and every write is an
@@ -242,25 +242,6 @@ class FalkorGraphStore:
     async def prune_document(self, doc_id: str, keep_version: str | None) -> None:
         stmt = cy.plan_prune(doc_id, keep_version)
         await self._graph.query(stmt.cypher, dict(stmt.params))
-
-    async def neighbours(self, tenant: str, names: Sequence[str], limit: int) -> list[GraphFact]:
-        lookups = cy.name_lookups(names)
-        if not lookups or limit <= 0:
-            return []
-        params = {"tenant": tenant, "lookups": lookups, "limit": limit}
-        return cy.neighbour_facts(await self._rows(cy.NEIGHBOURS, params))
-
-    async def find_entities(self, tenant: str, text: str, limit: int) -> list[Entity]:
-        positions = cy.text_candidates(text)
-        if not positions or limit <= 0:
-            return []
-        rows = await self._rows(cy.ENTITIES_BY_NORM, {"tenant": tenant, "norms": list(positions)})
-        return cy.rank_entities(rows, positions, limit)
-
-    async def stats(self, tenant: str | None = None) -> dict[str, int]:
-        queries = cy.STATS_ALL if tenant is None else cy.STATS_TENANT
-        params = {} if tenant is None else {"tenant": tenant}
-        return {name: int((await self._rows(q, params))[0][0]) for name, q in queries.items()}
 
     async def drop(self) -> None:
         """Delete the whole graph (tests and resets); the store is unusable until ``open()``."""

@@ -12,7 +12,7 @@ from typing import Any, Final, Self
 from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
 
 from services.stores import graph_cypher as cy
-from services.stores.ports import RELATION_TYPES, ChunkFacts, Entity, GraphFact
+from services.stores.ports import RELATION_TYPES, ChunkFacts
 
 
 def _schema_statements() -> list[str]:
@@ -34,7 +34,7 @@ def _schema_statements() -> list[str]:
     return stmts
 
 
-class Neo4jGraphStore:
+class Neo4jGraphStore(cy.CypherReads):
     """``GraphStore`` on a Neo4j database. Call ``open()`` (or use ``connect``) before use."""
 
     INDEX_WAIT_S: Final = 120
@@ -84,25 +84,6 @@ class Neo4jGraphStore:
     async def prune_document(self, doc_id: str, keep_version: str | None) -> None:
         stmt = cy.plan_prune(doc_id, keep_version)
         await self._driver.execute_query(stmt.cypher, dict(stmt.params), database_=self._database)
-
-    async def neighbours(self, tenant: str, names: Sequence[str], limit: int) -> list[GraphFact]:
-        lookups = cy.name_lookups(names)
-        if not lookups or limit <= 0:
-            return []
-        params = {"tenant": tenant, "lookups": lookups, "limit": limit}
-        return cy.neighbour_facts(await self._rows(cy.NEIGHBOURS, params))
-
-    async def find_entities(self, tenant: str, text: str, limit: int) -> list[Entity]:
-        positions = cy.text_candidates(text)
-        if not positions or limit <= 0:
-            return []
-        rows = await self._rows(cy.ENTITIES_BY_NORM, {"tenant": tenant, "norms": list(positions)})
-        return cy.rank_entities(rows, positions, limit)
-
-    async def stats(self, tenant: str | None = None) -> dict[str, int]:
-        queries = cy.STATS_ALL if tenant is None else cy.STATS_TENANT
-        params = {} if tenant is None else {"tenant": tenant}
-        return {name: int((await self._rows(q, params))[0][0]) for name, q in queries.items()}
 
     async def drop(self) -> None:
         """Delete every node and edge of the database (tests and resets); the schema stays."""
