@@ -99,7 +99,7 @@ def _register_one(broker: KafkaBroker, ctx: StageContext, node: str, fn: NodeFn,
     spec = topics.NODE_TOPICS[node]
     group = consumer_group(ctx.names, node, spec, group_suffix)
 
-    @broker.subscriber(ctx.names(spec), **ctx.subscriber_options(group))
+    @broker.subscriber(ctx.names(spec), **ctx.subscriber_options(group, interactive=True))
     async def on_state(msg: KafkaMessage) -> None:
         async def handle(state: AgentState) -> None:
             await step(ctx, node, fn, state)

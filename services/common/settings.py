@@ -24,6 +24,11 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
     max_poll_records: int = 256
+    # How long a fetch may wait for data. Tansu does not wake a waiting fetch when data arrives, so
+    # this is a latency floor per hop there (Apache Kafka returns as soon as data is in): short for
+    # the interactive chat path, longer for ingestion where it only costs throughput-neutral idle polls.
+    fetch_max_wait_ms: int = 100
+    chat_fetch_max_wait_ms: int = 5
     client_id: str = "ragstream"
     topic_prefix: str = ""  # keeps parallel stacks (and tests) apart on one broker
 

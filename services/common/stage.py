@@ -91,7 +91,9 @@ class StageContext:
         self.policy = policy
         self.kafka = kafka
 
-    def subscriber_options(self, group: str, batch: bool = False) -> dict[str, Any]:
+    def subscriber_options(
+        self, group: str, batch: bool = False, interactive: bool = False
+    ) -> dict[str, Any]:
         """Options every stage subscriber shares: a named group, earliest reset, commit only after
         handling (at least once), nack (seek back) if the handler itself crashes."""
         from faststream import AckPolicy
@@ -103,6 +105,9 @@ class StageContext:
             "heartbeat_interval_ms": self.kafka.heartbeat_interval_ms,
             "ack_policy": AckPolicy.NACK_ON_ERROR,
             "partition_assignment_strategy": ("range",),
+            "fetch_max_wait_ms": self.kafka.chat_fetch_max_wait_ms
+            if interactive
+            else self.kafka.fetch_max_wait_ms,
         }
         if batch:
             options |= {"batch": True, "max_records": self.kafka.max_poll_records}

@@ -85,6 +85,7 @@ class GatewayConfig:
     publish_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     compression: str | None = None  # "deflate" to enable permessage-deflate
+    fetch_max_wait_ms: int = 5  # reply consumer long-poll; bounds the reply hop's latency on Tansu
 
 
 @dataclass
@@ -329,6 +330,10 @@ class Gateway:
                 "group.id": f"gateway-{self.gateway_id}-{uuid.uuid4().hex[:8]}",  # never joined: assign
                 "enable.auto.commit": False,
                 "client.id": f"gateway-{self.gateway_id}",
+                # Tansu answers an empty fetch only when fetch.wait.max.ms expires (it does not wake on
+                # new data), so the default 500 ms was the reply hop's floor; Apache Kafka wakes anyway.
+                "fetch.wait.max.ms": self.config.fetch_max_wait_ms,
+                "socket.nagle.disable": True,
             }
         )
         # Start at each partition's current end: replies published from now on are ours.
