@@ -362,7 +362,11 @@ class Gateway:
         try:
             while not self._stopping.is_set():
                 batch: list[ReplyEvent] = []
-                for msg in consumer.consume(num_messages=500, timeout=0.1):
+                # consume(n, timeout) waits for n messages or the whole timeout: wait for the first
+                # one only, then take whatever else is already here without waiting.
+                first = consumer.poll(0.1)
+                ready = [first, *consumer.consume(num_messages=499, timeout=0)] if first is not None else []
+                for msg in ready:
                     if msg.error():
                         log.warning("reply consumer error", error=str(msg.error()))
                         continue
