@@ -177,7 +177,9 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
 
             page_token = issue_token(settings.gateway_secret(), tenant, "me", 7 * 24 * 3600)
             page_url = gateway.url.replace("ws://", "http://").removesuffix("/ws") + f"/?token={page_token}"
-            console.print(f"  chat in the browser: [bold]{page_url}[/]")
+            console.print(
+                f"  chat in the browser: [bold]{page_url}[/]", soft_wrap=True
+            )  # one line: clickable
             console.print(
                 "  publish:  [bold]ragstream publish PATH --wait[/]    search: [bold]ragstream search "
                 '"question"[/]    status: [bold]ragstream status[/]    stop: Ctrl-C'
