@@ -37,7 +37,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -47,6 +46,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.ingest import fmt_load, machine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 TENANT = "bench"
@@ -397,21 +398,6 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
 # --------------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------------
-
-
-def fmt_load(load: tuple[float, ...]) -> str:
-    return "/".join(f"{x:.2f}" for x in load)
-
-
-def machine() -> dict[str, Any]:
-    import torch
-
-    return {
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
 
 
 def latency_table(local: list[Run], remote: list[Run]) -> list[str]:

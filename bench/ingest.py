@@ -356,7 +356,7 @@ def stage_table(inproc: Figures, stream: Figures) -> Iterator[str]:
     yield (f"{'sum':14} {sum(inproc.stages.values()):>13.2f} {sum(stream.stages.values()):>12.2f} {'':>13}")
 
 
-def fmt_load(load: tuple[float, float, float]) -> str:
+def fmt_load(load: tuple[float, ...]) -> str:
     return "/".join(f"{x:.2f}" for x in load)
 
 

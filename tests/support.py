@@ -30,6 +30,17 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 TENANT = "acme"
 
 
+def docker_unavailable() -> str | None:
+    """None when a Docker engine answers, else why not (testcontainers tests skip with it)."""
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception as exc:
+        return f"no Docker engine reachable ({type(exc).__name__}: {exc})"
+    return None
+
+
 @dataclass
 class IndexedStores:
     embedder: LocalEmbedder

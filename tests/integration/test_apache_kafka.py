@@ -14,25 +14,16 @@ from services import ops
 from services.common.settings import Settings
 from services.pipeline import run_pipeline
 from services.publisher import DocumentPublisher
+from tests.support import docker_unavailable
 from topics import TopicNames
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
-def docker_reason() -> str | None:
-    try:
-        import docker
-
-        docker.from_env().ping()
-    except Exception as exc:
-        return f"no Docker engine reachable ({type(exc).__name__}: {exc})"
-    return None
-
-
 @pytest.fixture(scope="module")
 def apache_kafka() -> Iterator[str]:
     """An Apache Kafka broker in a container, or a skip saying why not."""
-    reason = docker_reason()
+    reason = docker_unavailable()
     if reason:
         pytest.skip(f"Apache Kafka runs in a testcontainers container and {reason}")
     from testcontainers.kafka import KafkaContainer

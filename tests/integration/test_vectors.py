@@ -24,6 +24,7 @@ from services.stores.vectors_edge import (
     point_id,
 )
 from services.stores.vectors_server import ServerVectorIndex
+from tests.support import docker_unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -47,21 +48,10 @@ def make_points(
     ]
 
 
-def docker_reachable() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    try:
-        import docker
-
-        docker.from_env().ping()
-    except Exception as exc:
-        return f"no Docker engine reachable ({type(exc).__name__}: {exc})"
-    return None
-
-
 @pytest.fixture(scope="session")
 def qdrant_url() -> Iterator[str]:
     """A real Qdrant server in a container, shared by the docker-marked runs."""
-    reason = docker_reachable()
+    reason = docker_unavailable()
     if reason is not None:
         pytest.skip(reason)
     from testcontainers.community.qdrant import QdrantContainer
