@@ -316,6 +316,22 @@ class Embedder:
         )
 
 
+SETTINGS = EmbedSettings
+
+
+def check_resources(settings: EmbedSettings, deployment: Any) -> tuple[list[str], dict[str, Any]]:
+    """What ``model_serving.serve.check_config`` cannot know about an embedder in general."""
+    problems = []
+    if settings.dim is None:
+        problems.append("user_config.dim is required (indexes record the vector size)")
+    details = {
+        "dim": settings.dim or 0,
+        "dtype": settings.dtype,
+        "max_batch_size": settings.max_batch_size,
+    }
+    return problems, details
+
+
 def build_app(args: dict[str, Any]) -> Application:
     """Application builder for ``import_path: model_serving.embed:build_app`` with ``args:``."""
     try:

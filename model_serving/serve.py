@@ -24,13 +24,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-EMBED_MODULE = "model_serving.embed"
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
@@ -39,22 +38,32 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class EmbedDeploymentSummary:
-    """What one embed deployment of a config serves, and on what."""
+class DeploymentSummary:
+    """What one model deployment of a config serves, and on what; ``details`` holds the app's own
+    fields (an embedder's dim and batch size, an LLM's context length and parallelism, ...)."""
 
     app: str
     route_prefix: str | None
     deployment: str
+    kind: str
     model: str
     served_model_name: str
-    dim: int
     device: str
-    dtype: str
     num_cpus: float | None
     num_gpus: float
     min_replicas: int
     max_replicas: int
-    max_batch_size: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# Each model app module exports DEPLOYMENT_NAME, SETTINGS (a pydantic model with ``model``,
+# ``served_model_name`` and ``device``), and ``check_resources(settings, num_cpus, num_gpus)`` returning
+# (problems, details). Apps of other modules in a config are left alone.
+APP_MODULES = {
+    "model_serving.embed": "embed",
+    "model_serving.rerank": "rerank",
+    "model_serving.llm": "llm",
+}
 
 
 def load_config(path: str | Path) -> Any:
@@ -82,68 +91,72 @@ def _replicas(deployment: Any) -> tuple[int, int]:
     return 1, 1
 
 
-def check_config(path: str | Path) -> list[EmbedDeploymentSummary]:
-    """Validate a config without Ray running or a GPU present: Serve's schema, the embed settings of
-    every embed deployment, deployment names against the code, and resources against the device."""
+def check_config(path: str | Path) -> list[DeploymentSummary]:
+    """Validate a config without Ray running or a GPU present: Serve's schema, each model
+    deployment's settings, deployment names against the code, and resources against the device."""
     from ray.serve import Application
-
-    from model_serving.embed import DEPLOYMENT_NAME, EmbedSettings
 
     config = load_config(path)
     problems: list[str] = []
-    out: list[EmbedDeploymentSummary] = []
+    out: list[DeploymentSummary] = []
     for app in config.applications:
         module_name, _, attr = app.import_path.replace(":", ".").rpartition(".")
-        if module_name != EMBED_MODULE:
+        kind = APP_MODULES.get(module_name)
+        if kind is None:
             continue
-        target = getattr(importlib.import_module(module_name), attr, None)
+        module = importlib.import_module(module_name)
+        target = getattr(module, attr, None)
         if not isinstance(target, Application) and not callable(target):
             problems.append(f"{app.name}: import_path {app.import_path} is neither an app nor a builder")
         names = {d.name for d in app.deployments}
-        if names - {DEPLOYMENT_NAME}:
-            problems.append(f"{app.name}: unknown deployments {sorted(names - {DEPLOYMENT_NAME})}")
+        if names - {module.DEPLOYMENT_NAME}:
+            problems.append(f"{app.name}: unknown deployments {sorted(names - {module.DEPLOYMENT_NAME})}")
         for dep in app.deployments:
             where = f"{app.name}/{dep.name}"
             user_config = dep.user_config if isinstance(dep.user_config, dict) else {}
             try:
-                settings = EmbedSettings.model_validate({**(app.args or {}), **user_config})
+                settings = module.SETTINGS.model_validate({**(app.args or {}), **user_config})
             except ValueError as exc:
                 problems.append(f"{where}: {exc}")
                 continue
-            if settings.dim is None:
-                problems.append(f"{where}: user_config.dim is required (indexes record the vector size)")
             options = dep.ray_actor_options
             if hasattr(options, "model_dump"):
                 options = options.model_dump(exclude_unset=True)
             options = options if isinstance(options, dict) else {}
             num_gpus = float(options.get("num_gpus") or 0)
             num_cpus = options.get("num_cpus")
-            if settings.device == "cuda" and num_gpus <= 0:
-                problems.append(f"{where}: device cuda but ray_actor_options.num_gpus is {num_gpus}")
+            bundles = dep.placement_group_bundles if isinstance(dep.placement_group_bundles, list) else []
+            bundle_gpus = sum(float(b.get("GPU", 0)) for b in bundles)
+            if settings.device == "cuda" and num_gpus <= 0 and bundle_gpus <= 0:
+                problems.append(
+                    f"{where}: device cuda but ray_actor_options.num_gpus is {num_gpus}"
+                    " and no placement group bundle asks for a GPU"
+                )
             if settings.device == "cpu" and num_gpus > 0:
                 problems.append(f"{where}: device cpu but it reserves num_gpus {num_gpus}")
             if num_gpus > 1 and not num_gpus.is_integer():
                 problems.append(f"{where}: num_gpus {num_gpus} above 1 must be a whole number")
+            own, details = module.check_resources(settings, dep)
+            problems.extend(f"{where}: {problem}" for problem in own)
             try:
                 low, high = _replicas(dep)
             except ConfigError as exc:
                 problems.append(str(exc))
                 continue
             out.append(
-                EmbedDeploymentSummary(
+                DeploymentSummary(
                     app=app.name,
                     route_prefix=app.route_prefix,
                     deployment=dep.name,
+                    kind=kind,
                     model=settings.model,
                     served_model_name=settings.served_model_name,
-                    dim=settings.dim or 0,
                     device=settings.device,
-                    dtype=settings.dtype,
                     num_cpus=None if num_cpus is None else float(num_cpus),
                     num_gpus=num_gpus,
                     min_replicas=low,
                     max_replicas=high,
-                    max_batch_size=settings.max_batch_size,
+                    details=details,
                 )
             )
     if problems:

@@ -249,11 +249,16 @@ def test_gpu_config_has_a_consistent_shape_without_a_gpu(tmp_path: Path) -> None
     [app] = schema.applications
     assert app.import_path == load_config(CPU_CONFIG).applications[0].import_path  # same code
     [gpu] = check_config(GPU_CONFIG)
-    assert (gpu.model, gpu.dim, gpu.device, gpu.dtype) == ("BAAI/bge-m3", 1024, "cuda", "float16")
+    assert (gpu.model, gpu.details["dim"], gpu.device, gpu.details["dtype"]) == (
+        "BAAI/bge-m3",
+        1024,
+        "cuda",
+        "float16",
+    )
     assert gpu.num_gpus == 0.5
     assert 1 <= gpu.min_replicas < gpu.max_replicas
     [cpu] = check_config(CPU_CONFIG)
-    assert (cpu.dim, cpu.device, cpu.num_gpus) == (384, "cpu", 0.0)
+    assert (cpu.details["dim"], cpu.device, cpu.num_gpus) == (384, "cpu", 0.0)
 
     raw = yaml.safe_load(GPU_CONFIG.read_text())
     _deployment(raw)["ray_actor_options"]["num_gpus"] = 0
