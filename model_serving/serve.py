@@ -175,7 +175,13 @@ def _wait_running(app_names: set[str], timeout_s: float) -> None:
     while time.monotonic() < deadline:
         apps = serve.status().applications
         last = {name: str(apps[name].status) if name in apps else "MISSING" for name in app_names}
-        failed = {n: apps[n].message for n in app_names if n in apps and "DEPLOY_FAILED" in last[n]}
+        failed = {
+            n: "; ".join(
+                [apps[n].message] + [f"{d}: {s.message}" for d, s in apps[n].deployments.items() if s.message]
+            )
+            for n in app_names
+            if n in apps and "DEPLOY_FAILED" in last[n]
+        }
         if failed:
             raise RuntimeError(f"serve deploy failed: {failed}")
         if all(status.endswith("RUNNING") for status in last.values()):

@@ -29,6 +29,9 @@ class KafkaSettings(BaseModel):
     # the interactive chat path, longer for ingestion where it only costs throughput-neutral idle polls.
     fetch_max_wait_ms: int = 100
     chat_fetch_max_wait_ms: int = 5
+    # Messages each agent node (plan, retrieve, tool, respond) handles at once; offsets are still
+    # committed in order, so a crash loses nothing (services/agent/workers.py: InFlight).
+    agent_concurrency: int = Field(default=16, ge=1)
     client_id: str = "ragstream"
     topic_prefix: str = ""  # keeps parallel stacks (and tests) apart on one broker
 
@@ -53,6 +56,22 @@ class ModelSettings(BaseModel):
     embed_batch_size: int = Field(default=64, ge=1)
     chunk_max_tokens: int = Field(default=256, ge=32)
     chunk_overlap_tokens: int = Field(default=32, ge=0)
+    # Reranking fused retrieval candidates: a /v1/rerank server (model_serving/rerank.py, vLLM, or
+    # anything in the Jina/Cohere shape), else the in-process bi-encoder when rerank_local, else none.
+    rerank_url: str | None = None
+    rerank_model: str = "all-MiniLM-L6-v2"
+    rerank_api_key: SecretStr | None = None
+    rerank_local: bool = False  # off by default: ~1 s per query on 2 CPU cores for 20 candidates
+    rerank_candidates: int = Field(default=20, ge=1)  # fused candidates scored; the best top_k kept
+    # The LLM: an OpenAI-compatible /v1/chat/completions (model_serving/llm.py on Ray Serve, vLLM, ...).
+    # None = no LLM: deterministic planner, extractive answers, rule-based graph extraction.
+    llm_url: str | None = None
+    llm_model: str = "SmolLM2-135M-Instruct"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+    llm_max_tokens: int = Field(default=384, ge=16)  # per answer
+    llm_extract_graph: bool = True  # extract-graph asks the LLM (cached per chunk hash and model)
+    llm_hyde: bool = False  # retrieve with a hypothetical answer passage added to the query
 
 
 class GatewaySettings(BaseModel):
@@ -66,6 +85,8 @@ class GatewaySettings(BaseModel):
     )
     rate_capacity: int = 20  # asks per user at once...
     rate_per_s: float = 60.0  # ...refilled over this many seconds
+    # A request whose agent sends nothing for this long ends with an error event (code agent_timeout).
+    request_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class PipelineSettings(BaseModel):

