@@ -256,8 +256,9 @@ def start(
     client.deploy_apps(config)
     _wait_running({app.name for app in config.applications}, timeout_s)
     base = f"http://{'127.0.0.1' if http['host'] in ('0.0.0.0', '::') else http['host']}:{http['port']}"
-    prefix = (config.applications[0].route_prefix or "/").rstrip("/")
-    _wait_http(f"{base}{prefix}/healthz", timeout_s)
+    for application in config.applications:
+        prefix = (application.route_prefix or "/").rstrip("/")
+        _wait_http(f"{base}{prefix}/healthz", timeout_s)
     _state["base_url"] = base
     return base
 

@@ -244,6 +244,27 @@ async def run_stack(
         outer.push_async_callback(redis.aclose)
         cache = SemanticCache(redis, prefix=f"ragstream:{names.prefix}") if settings.cache_answers else None
         alias = settings.stores.collection_alias
-        deps = agent_deps(embedder, vectors, graph, alias, memory, cache)
+        from services.models.llm import chat_model_from
+
+        from services.models.reranker import reranker_from_settings
+
+        llm = chat_model_from(settings.models)
+        if llm is not None:
+            outer.push_async_callback(llm.close)
+        reranker = reranker_from_settings(settings.models, embedder)
+        if reranker is not None:
+            outer.push_async_callback(reranker.close)
+        deps = agent_deps(
+            embedder,
+            vectors,
+            graph,
+            alias,
+            memory,
+            cache,
+            reranker=reranker,
+            llm=llm,
+            hyde=settings.models.llm_hyde,
+            max_tokens=settings.models.llm_max_tokens,
+        )
         await outer.enter_async_context(run_agent_workers(settings, bootstrap, names, deps, cache=cache))
         yield stack

@@ -143,6 +143,23 @@ def embedder_for(settings: Settings) -> Any:
     return LocalEmbedder()
 
 
+def graph_extractor(settings: Settings, stack: contextlib.AsyncExitStack) -> Any:
+    """The LLM extractor when an LLM is configured (and ``llm_extract_graph``), else the rules."""
+    from services.models.llm import chat_model_from
+
+    llm = chat_model_from(settings.models) if settings.models.llm_extract_graph else None
+    if llm is None:
+        from services.extract_graph.extractor import RuleExtractor
+
+        return RuleExtractor()
+    from services.extract_graph.llm_extractor import LLMGraphExtractor
+
+    stack.push_async_callback(llm.close)
+    redis = settings.redis()
+    stack.push_async_callback(redis.aclose)
+    return LLMGraphExtractor(llm, redis, prefix=f"ragstream:{settings.kafka.topic_prefix}")
+
+
 @contextlib.asynccontextmanager
 async def run_pipeline(
     settings: Settings,
@@ -237,9 +254,8 @@ async def _register(
         embed_app.register(broker, ctx, pipe.embedder, group("embed"))
     if "extract-graph" in stages:
         from services.extract_graph import app as extract_app
-        from services.extract_graph.extractor import RuleExtractor
 
-        extract_app.register(broker, ctx, RuleExtractor(), group("extract-graph"))
+        extract_app.register(broker, ctx, graph_extractor(settings, stack), group("extract-graph"))
     if "index" in stages:
         from services.index import app as index_app
         from services.index.ledger import Ledger, PostgresLedger, SqliteLedger

@@ -7,7 +7,10 @@ CLI, the benchmark baseline), and the Kafka workers (one node per worker; the st
 
 Events (status, token, citations, final) go to ``emit``: the LangGraph stream writer in-process, a
 Kafka publisher in the workers. With no LLM configured the planner is deterministic and the answer
-is extractive, cited, and says so when nothing relevant was found.
+is extractive, cited, and says so when nothing relevant was found. With an LLM, planning is one
+JSON-schema-guided call (action, tool, tool input, a standalone rewrite of the question), checked
+against rails before it is trusted; the answer streams from the model over the numbered passages;
+every LLM failure falls back to the deterministic path rather than failing the chat.
 """
 
 import re
@@ -15,11 +18,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from services.common.messages import AgentState, Citation, Passage
+
+log = structlog.get_logger("ragstream.agent")
 
 NODES = ("plan", "retrieve", "tool", "respond")
 Emit = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -134,6 +140,9 @@ class AgentDeps:
     memory: Any = None  # a ChatMemory: history for rewriting when the client sends none; turns stored
     cache: Any = None  # an AnswerCache: lookup(tenant, query) / store(tenant, query, answer, citations)
     top_k: int = 5
+    llm: Any = None  # a ChatModel (services/models/llm.py); None = deterministic planner, extractive answers
+    hyde: bool = False  # with an LLM: retrieve with a hypothetical answer passage added to the query
+    max_tokens: int = 384
 
 
 def _emit_from(config: Any) -> Emit:
@@ -250,7 +259,135 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"\s*\S+", text) or [text]
 
 
+# ------------------------------------------------------------------------------------------ llm
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["action", "tool", "tool_input", "query"],
+    "properties": {
+        "action": {"enum": ["retrieve", "tool", "direct"]},
+        "tool": {"enum": ["none", "calculator", "python"]},
+        "tool_input": {"type": "string", "maxLength": 400},
+        "query": {"type": "string", "maxLength": 300},
+    },
+}
+PLAN_PROMPT = (
+    "You route the questions of a company-document assistant. Answer with JSON only.\n"
+    'action: "retrieve" to search the documents (the default for any question about facts), '
+    '"tool" for arithmetic (tool "calculator", tool_input the bare expression) or for Python code the '
+    'user wrote (tool "python"), "direct" only for greetings and thanks.\n'
+    "query: the question rewritten to stand alone, with pronouns replaced by what they refer to in the "
+    "conversation."
+)
+HYDE_PROMPT = (
+    "Write two sentences that could appear in a company document and answer the question. "
+    "Plain text, no preamble."
+)
+ANSWER_PROMPT = (
+    "Answer the question using only the numbered passages. Cite every claim with the number of its "
+    "passage in square brackets, like [1]. If the passages do not answer the question, say that you "
+    "do not know. Be brief."
+)
+CITED = re.compile(r"\[(\d{1,2})\]")
+DIRECT_PROMPT = "You are a friendly assistant for questions about company documents. Reply briefly."
+
+
+def _history_messages(history: Sequence[tuple[str, str]], keep: int = 6) -> list[dict[str, str]]:
+    return [
+        {"role": role if role in ("user", "assistant") else "user", "content": text[:1000]}
+        for role, text in list(history)[-keep:]
+    ]
+
+
+async def llm_plan(
+    llm: Any,
+    question: str,
+    history: Sequence[tuple[str, str]],
+    rules: tuple[str, str | None, str | None],
+    calculate: Calculator,
+) -> tuple[str, str | None, str | None, str | None]:
+    """(action, tool, tool_input, rewritten query) from one guided-JSON call, held to rails: a
+    calculator input must evaluate, Python runs only code the user sent (never model-written code),
+    and an empty rewrite keeps the question. Anything off the rails takes the rules' decision."""
+    conversation = "\n".join(f"{role}: {text[:400]}" for role, text in list(history)[-6:])
+    prompt = f"Conversation so far:\n{conversation or '(none)'}\n\nQuestion: {question}"
+    plan = await llm.json(
+        [{"role": "system", "content": PLAN_PROMPT}, {"role": "user", "content": prompt}],
+        PLAN_SCHEMA,
+        name="plan",
+        max_tokens=200,
+    )
+    query = str(plan.get("query") or "").strip() or None
+    action = str(plan.get("action", "")).upper()
+    if action == "TOOL":
+        tool, tool_input = plan.get("tool"), str(plan.get("tool_input") or "").strip()
+        if tool == "calculator" and tool_input and not getattr(calculate(tool_input), "error", None):
+            return "TOOL", "calculator", tool_input, query
+        if tool == "python" and rules[1] == "python":
+            return "TOOL", "python", rules[2], query
+        return (*rules, query)
+    if action == "DIRECT" and rules[0] != "TOOL":
+        return "DIRECT", None, None, query
+    if action == "RETRIEVE" and rules[0] != "TOOL":
+        return "RETRIEVE", None, None, query
+    return (*rules, query)
+
+
+def llm_citations(answer: str, passages: Sequence[Passage]) -> list[Citation]:
+    """The passages the answer cites as [n]; all of them when it cites none (they were its context)."""
+    cited = sorted({int(n) for n in CITED.findall(answer) if 1 <= int(n) <= len(passages)})
+    numbers = cited or list(range(1, len(passages) + 1))
+    return [
+        Citation(
+            n=n,
+            chunk_id=passages[n - 1].chunk_id,
+            doc_id=passages[n - 1].doc_id,
+            title=passages[n - 1].title,
+            source_uri=passages[n - 1].source_uri,
+            page=passages[n - 1].page,
+        )
+        for n in numbers
+    ]
+
+
+def answer_messages(query: str, passages: Sequence[Passage], facts: Sequence[str]) -> list[dict[str, str]]:
+    blocks = []
+    for n, p in enumerate(passages, start=1):
+        where = f"{p.title}" + (f", page {p.page}" if p.page else "")
+        blocks.append(f"[{n}] ({where}) {p.text[:1200]}")
+    context = "\n\n".join(blocks)
+    if facts:
+        context += "\n\nKnown relations:\n" + "\n".join(facts[:10])
+    return [
+        {"role": "system", "content": ANSWER_PROMPT},
+        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {query}"},
+    ]
+
+
 # ---------------------------------------------------------------------------------------- nodes
+async def _stream_llm(
+    deps: AgentDeps, emit: Emit, messages: list[dict[str, str]], fallback: str | None
+) -> tuple[str, bool]:
+    """Stream the model's reply as tokens; (text, True) once anything was sent. A failure before the
+    first token returns (fallback or "", False) so the caller answers without the model; a failure
+    mid-answer keeps what was sent and says the rest is missing."""
+    parts: list[str] = []
+    try:
+        async for piece in deps.llm.stream(messages, max_tokens=deps.max_tokens):
+            parts.append(piece)
+            await _send(emit, {"type": "token", "text": piece})
+    except Exception as exc:
+        log.warning("llm answer failed", error=f"{type(exc).__name__}: {exc}"[:300], sent=len(parts))
+        if not parts:
+            return fallback or "", False
+        note = " [the answer was cut: the language model stopped]"
+        parts.append(note)
+        await _send(emit, {"type": "token", "text": note})
+    if not parts:
+        return fallback or "", False
+    return "".join(parts), True
+
+
 def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
     async def plan(
         state: AgentState, config: RunnableConfig | None = None
@@ -262,6 +399,15 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             history = await deps.memory.history(state.tenant, state.user, state.session_id)
         query = rewrite(state.question, history, deps.entities_in)
         action, tool, tool_input = decide(state.question, deps.extract_expression)
+        if deps.llm is not None and action != "DIRECT":
+            try:
+                rules = (action, tool, tool_input)
+                action, tool, tool_input, rewritten = await llm_plan(
+                    deps.llm, state.question, history, rules, deps.calculate
+                )
+                query = rewritten or query
+            except Exception as exc:  # the model is an improvement, never a dependency
+                log.warning("llm plan failed; rules decide", error=f"{type(exc).__name__}: {exc}"[:300])
         goto = ROUTE[action]
         if action == "RETRIEVE" and deps.cache is not None:
             hit = await deps.cache.lookup(state.tenant, query)
@@ -291,7 +437,17 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         state: AgentState, config: RunnableConfig | None = None
     ) -> Command[Literal["respond"]]:
         await _send(_emit_from(config), {"type": "status", "step": "retrieve"})
-        context = await deps.retrieve(state.query or state.question, state.tenant, deps.top_k)
+        query = state.query or state.question
+        if deps.llm is not None and deps.hyde:
+            try:
+                passage = await deps.llm.complete(
+                    [{"role": "system", "content": HYDE_PROMPT}, {"role": "user", "content": query}],
+                    max_tokens=96,
+                )
+                query = f"{query}\n{passage.strip()}"
+            except Exception as exc:
+                log.warning("hyde failed; plain query", error=f"{type(exc).__name__}: {exc}"[:300])
+        context = await deps.retrieve(query, state.tenant, deps.top_k)
         return Command(
             goto="respond",
             update={
@@ -324,19 +480,34 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         emit = _emit_from(config)
         await _send(emit, {"type": "status", "step": "respond"})
         citations: list[Citation] = []
+        streamed = False
+        query = state.query or state.question
         if state.action == "DIRECT":
             answer = "Hello! Ask me anything about your documents."
+            if deps.llm is not None:
+                history = _history_messages([(t.role, t.content) for t in state.history])
+                messages = [{"role": "system", "content": DIRECT_PROMPT}, *history]
+                messages.append({"role": "user", "content": state.question})
+                answer, streamed = await _stream_llm(deps, emit, messages, answer)
         elif state.action == "TOOL":
             answer = tool_answer(state)
         elif state.cached:
             answer, citations = state.answer, list(state.citations)
         else:
-            answer, citations = extractive_answer(state.query or state.question, state.passages)
+            answer, citations = extractive_answer(query, state.passages)
+            # The extractive gate decides whether anything relevant came back: the model is never
+            # asked to answer from passages that share nothing with the question.
+            if deps.llm is not None and citations:
+                messages = answer_messages(query, state.passages, state.facts)
+                generated, streamed = await _stream_llm(deps, emit, messages, None)
+                if streamed:
+                    answer, citations = generated, llm_citations(generated, state.passages)
             if citations and deps.cache is not None:
                 dumped = [c.model_dump() for c in citations]
-                await deps.cache.store(state.tenant, state.query or state.question, answer, dumped)
-        for piece in tokens(answer):
-            await _send(emit, {"type": "token", "text": piece})
+                await deps.cache.store(state.tenant, query, answer, dumped)
+        if not streamed:
+            for piece in tokens(answer):
+                await _send(emit, {"type": "token", "text": piece})
         await _send(emit, {"type": "citations", "citations": [c.model_dump() for c in citations]})
         if deps.memory is not None and state.session_id:
             # keyed by (request_id, role): a redelivered respond step stores nothing twice

@@ -13,6 +13,8 @@ from services.agent.graph import AgentDeps, RetrievedContext, build_graph
 from services.common.messages import AgentState, ChatTurn, Passage
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import Embedder
+from services.models.llm import ChatModel
+from services.models.reranker import Reranker
 from services.retrieve.search import search
 from services.stores.cache import CachedAnswer, SemanticCache
 from services.stores.memory import ChatMemory
@@ -59,6 +61,10 @@ def agent_deps(
     alias: str,
     memory: ChatMemory | None = None,
     cache: SemanticCache | None = None,
+    reranker: Reranker | None = None,
+    llm: ChatModel | None = None,
+    hyde: bool = False,
+    max_tokens: int = 384,
 ) -> AgentDeps:
     from services.tool.calculator import evaluate, extract_expression
     from services.tool.sandbox import run_python
@@ -66,7 +72,7 @@ def agent_deps(
     extractor = RuleExtractor()
 
     async def retrieve(query: str, tenant: str, limit: int) -> RetrievedContext:
-        found = await search(query, tenant, embedder, vectors, graph, alias, limit)
+        found = await search(query, tenant, embedder, vectors, graph, alias, limit, reranker=reranker)
         passages = [
             Passage(
                 chunk_id=c.chunk_id,
@@ -94,6 +100,9 @@ def agent_deps(
         run_code=run_python,
         extract_expression=extract_expression,
         entities_in=entities_in,
+        llm=llm,
+        hyde=hyde,
+        max_tokens=max_tokens,
     )
 
 

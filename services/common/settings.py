@@ -61,7 +61,7 @@ class ModelSettings(BaseModel):
     rerank_url: str | None = None
     rerank_model: str = "all-MiniLM-L6-v2"
     rerank_api_key: SecretStr | None = None
-    rerank_local: bool = False  # off by default: ~1 s per query on 2 CPU cores for 20 candidates
+    rerank_local: bool = False  # off by default: ~0.65 s per query on 2 CPU cores for 20 candidates
     rerank_candidates: int = Field(default=20, ge=1)  # fused candidates scored; the best top_k kept
     # The LLM: an OpenAI-compatible /v1/chat/completions (model_serving/llm.py on Ray Serve, vLLM, ...).
     # None = no LLM: deterministic planner, extractive answers, rule-based graph extraction.

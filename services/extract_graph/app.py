@@ -1,5 +1,6 @@
 """extract-graph: docs.chunks → docs.graph. Entities and relations per chunk, restricted to the
-declared schema; the extractor is a port (rules offline, an LLM with guided JSON later)."""
+declared schema; the extractor is the rules offline, or an LLM with guided JSON when one is configured
+(``services/extract_graph/llm_extractor.py``: grounded in the text, cached per chunk hash and model)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from faststream.confluent.annotations import KafkaMessage
 import topics
 from services.common.messages import ChunkCreated, EntityMention, GraphExtracted, RelationMention
 from services.common.stage import GroupOf, StageContext
-from services.extract_graph.extractor import GraphExtractor
+from services.extract_graph.extractor import Extraction, GraphExtractor
+from services.extract_graph.llm_extractor import LLMGraphExtractor
 
 STAGE = "extract-graph"
 
@@ -19,7 +21,10 @@ STAGE = "extract-graph"
 def extract_one(record: ChunkCreated, extractor: GraphExtractor, name: str) -> GraphExtracted:
     if record.operation == "DELETE":
         return GraphExtracted(chunk=record, entities=[], relations=[], extractor=name)
-    found = extractor.extract(record.text)
+    return to_record(record, extractor.extract(record.text), name)
+
+
+def to_record(record: ChunkCreated, found: Extraction, name: str) -> GraphExtracted:
     return GraphExtracted(
         chunk=record,
         entities=[EntityMention(name=e.name, label=e.label) for e in found.entities],
@@ -35,13 +40,33 @@ def extract_one(record: ChunkCreated, extractor: GraphExtractor, name: str) -> G
     )
 
 
-def register(broker: KafkaBroker, ctx: StageContext, extractor: GraphExtractor, group: GroupOf) -> None:
+async def extract_batch(
+    records: list[ChunkCreated], extractor: GraphExtractor | LLMGraphExtractor
+) -> list[GraphExtracted]:
+    """Extract a batch: the LLM extractor concurrently (it awaits the model), the rules in a thread."""
+    if isinstance(extractor, LLMGraphExtractor):
+        live = [r for r in records if r.operation != "DELETE"]
+        found = iter(await extractor.extract_many([r.text for r in live]))
+        out = []
+        for r in records:
+            if r.operation == "DELETE":
+                out.append(GraphExtracted(chunk=r, entities=[], relations=[], extractor=extractor.name))
+            else:
+                result = next(found)
+                out.append(to_record(r, result.extraction, result.extractor))
+        return out
     name = type(extractor).__name__
+    return await asyncio.to_thread(lambda: [extract_one(r, extractor, name) for r in records])
+
+
+def register(
+    broker: KafkaBroker, ctx: StageContext, extractor: GraphExtractor | LLMGraphExtractor, group: GroupOf
+) -> None:
 
     @broker.subscriber(ctx.names(topics.CHUNKS), **ctx.subscriber_options(group(topics.CHUNKS), batch=True))
     async def on_chunks(msg: KafkaMessage) -> None:
         async def handle(records: list[ChunkCreated]) -> None:
-            out = await asyncio.to_thread(lambda: [extract_one(r, extractor, name) for r in records])
+            out = await extract_batch(records, extractor)
             await ctx.publish_many(topics.GRAPH, ((g.chunk.doc_id, g) for g in out))
 
         await ctx.handle_batch(STAGE, topics.CHUNKS, msg.raw_message, handle)

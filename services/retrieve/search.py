@@ -1,13 +1,42 @@
-"""Search over the index: vector hits (tenant-filtered) plus the graph entities the query names and
-their neighbours. The chat retrieve step (fusion, reranking) builds on this."""
+"""Search over the index: the chunks the vector index and the knowledge graph rank for a query, fused,
+optionally reranked; plus the graph facts around the entities the query names.
+
+Two rankings of chunks, both tenant-filtered:
+
+* vector: the index's hybrid search (dense + BM25, already fused inside Qdrant), best first;
+* graph: the chunks that mention the query's entities (found by exact name look-up), then those that
+  mention their neighbours one relation away: most query entities mentioned first, then most
+  neighbours, then the vector order (chunks the vector search did not return are fetched by id with
+  a filtered dense search and ordered by cosine among themselves), then chunk id.
+
+They are fused by reciprocal rank fusion (ties by chunk id, so every executor sees one order). A
+chunk the graph alone finds (it names the entity the question is about, or its employer, ...) thus
+enters the results, and one both rankings hold rises above those only one holds. With a
+:class:`~services.models.reranker.Reranker`, the fused top ``rerank_candidates`` are scored against
+the query and the best ``limit`` kept, scored by the reranker.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import structlog
+
 from services.models.embedder import Embedder
-from services.stores.ports import GraphStore, VectorIndex
+from services.models.http import ModelUnavailable
+from services.models.reranker import Reranker
+from services.retrieve.fusion import reciprocal_rank_fusion
+from services.stores.ports import Entity, GraphChunk, GraphFact, GraphStore, VectorIndex
+
+log = structlog.get_logger("ragstream.retrieve")
+
+# Graph rows read per query (cheap: an index look-up and one or two hops); of these at most the
+# fusion depth are fetched from the vector index.
+GRAPH_ROWS = 50
+FACTS_LIMIT = 20
 
 
 @dataclass(slots=True)
@@ -34,6 +63,102 @@ class SearchResult:
         return asdict(self)
 
 
+def fusion_depth(limit: int) -> int:
+    """How deep each ranking goes before fusion: twice the answer, at least 10."""
+    return max(2 * limit, 10)
+
+
+def _key(entity: Entity) -> str:
+    return f"{entity.label}:{entity.name}"  # exact look-up: the label keeps "Jordan" the person apart
+
+
+def _chunk(chunk_id: str, payload: Mapping[str, Any], score: float) -> ChunkResult:
+    return ChunkResult(
+        score=round(score, 4),
+        chunk_id=chunk_id,
+        doc_id=str(payload.get("doc_id", "")),
+        title=str(payload.get("title", "")),
+        source_uri=str(payload.get("source_uri", "")),
+        page=payload.get("page"),
+        section=payload.get("section"),
+        text=str(payload.get("text", "")),
+    )
+
+
+async def graph_ranking(
+    tenant: str,
+    entities: Sequence[Entity],
+    graph: GraphStore,
+    vectors: VectorIndex,
+    collection: str,
+    vector: Sequence[float],
+    vector_ranked: Sequence[str],
+    payloads: dict[str, Mapping[str, Any]],
+    depth: int,
+    hops: int = 2,
+) -> list[str]:
+    """Chunk ids the graph links to ``entities``, best first (see the module docstring). Payloads of
+    chunks the vector ranking lacks are fetched into ``payloads``; a chunk the current collection
+    does not hold (the graph can briefly be ahead of or behind an index version) is left out."""
+    if not entities or hops < 1:
+        return []
+    linked = await graph.chunks_for_entities(tenant, [_key(e) for e in entities], GRAPH_ROWS, hops=hops)
+    at = {chunk_id: rank for rank, chunk_id in enumerate(vector_ranked)}
+    unseen = len(vector_ranked)
+
+    def evidence(c: GraphChunk) -> tuple[int, int, int]:
+        return (-c.direct, -c.indirect, at.get(c.chunk_id, unseen))
+
+    chosen = sorted(linked, key=lambda c: (*evidence(c), c.chunk_id))[:depth]
+    missing = [c for c in chosen if c.chunk_id not in payloads]
+    found = await asyncio.gather(
+        *(
+            vectors.search(
+                collection, vector, 1, must={"tenant": tenant, "doc_id": c.doc_id, "chunk_id": c.chunk_id}
+            )
+            for c in missing
+        )
+    )
+    cosine: dict[str, float] = {}
+    for hits in found:
+        for hit in hits:
+            payloads[hit.chunk_id] = hit.payload
+            cosine[hit.chunk_id] = hit.score
+    held = [c for c in chosen if c.chunk_id in at or c.chunk_id in cosine]
+    held.sort(key=lambda c: (*evidence(c), -round(cosine.get(c.chunk_id, 0.0), 6), c.chunk_id))
+    return [c.chunk_id for c in held]
+
+
+async def graph_facts(
+    tenant: str, entities: Sequence[Entity], graph: GraphStore, hops: int = 2
+) -> list[dict[str, Any]]:
+    """Relations around the query's entities; when fewer than FACTS_LIMIT, those around their
+    neighbours fill the rest (two hops: "Greta works for Helios" and "Helios is in Graz")."""
+    if not entities:
+        return []
+    seeds = {_key(e) for e in entities}
+    first = await graph.neighbours(tenant, sorted(seeds), limit=FACTS_LIMIT)
+    out: dict[tuple[str, str, str], tuple[GraphFact, int]] = {
+        (_key(f.source), f.type, _key(f.target)): (f, 1) for f in first
+    }
+    if hops >= 2 and len(out) < FACTS_LIMIT:
+        near = sorted({_key(e) for f in first for e in (f.source, f.target)} - seeds)
+        for f in await graph.neighbours(tenant, near, limit=FACTS_LIMIT) if near else []:
+            if len(out) >= FACTS_LIMIT:
+                break
+            out.setdefault((_key(f.source), f.type, _key(f.target)), (f, 2))
+    return [
+        {
+            "source": f.source.name,
+            "type": f.type,
+            "target": f.target.name,
+            "doc_ids": list(f.doc_ids),
+            "hops": hops_away,
+        }
+        for f, hops_away in out.values()
+    ]
+
+
 async def search(
     query: str,
     tenant: str,
@@ -42,34 +167,53 @@ async def search(
     graph: GraphStore,
     alias: str,
     limit: int = 5,
+    *,
+    reranker: Reranker | None = None,
+    rerank_candidates: int = 20,
+    graph_hops: int = 2,
 ) -> SearchResult:
+    """The best ``limit`` chunks for ``query`` in ``tenant``'s documents, and the graph around it.
+
+    ``graph_hops``: 0 ranks by the vector index alone, 1 adds chunks mentioning the query's
+    entities, 2 (default) also chunks mentioning their neighbours; graph facts always go two hops.
+    """
     collection = await vectors.resolve(alias)
     result = SearchResult(query=query, collection=collection)
     if collection is None:
         return result  # nothing indexed yet
+    depth = max(limit, rerank_candidates) if reranker is not None else fusion_depth(limit)
     [vector] = await embedder.embed([query])
-    hits = await vectors.search(collection, vector, limit, must={"tenant": tenant}, text=query)
+    hits, entities = await asyncio.gather(
+        vectors.search(collection, vector, depth, must={"tenant": tenant}, text=query),
+        graph.find_entities(tenant, query, limit=10),
+    )
     # Fused scores tie often (RRF ranks); break ties by chunk id so every executor sees one order.
-    for hit in sorted(hits, key=lambda h: (-round(h.score, 6), h.chunk_id)):
-        p = hit.payload
-        result.chunks.append(
-            ChunkResult(
-                score=round(hit.score, 4),
-                chunk_id=hit.chunk_id,
-                doc_id=str(p.get("doc_id", "")),
-                title=str(p.get("title", "")),
-                source_uri=str(p.get("source_uri", "")),
-                page=p.get("page"),
-                section=p.get("section"),
-                text=str(p.get("text", "")),
-            )
-        )
-    entities = await graph.find_entities(tenant, query, limit=10)
+    hits = sorted(hits, key=lambda h: (-round(h.score, 6), h.chunk_id))
+    vector_ranked = [h.chunk_id for h in hits]
+    payloads: dict[str, Mapping[str, Any]] = {h.chunk_id: h.payload for h in hits}
+    graph_ranked, result.relations = await asyncio.gather(
+        graph_ranking(
+            tenant, entities, graph, vectors, collection, vector, vector_ranked, payloads, depth, graph_hops
+        ),
+        graph_facts(tenant, entities, graph),
+    )
     result.entities = [{"name": e.name, "label": e.label} for e in entities]
-    if entities:
-        facts = await graph.neighbours(tenant, [e.name for e in entities], limit=20)
-        result.relations = [
-            {"source": f.source.name, "type": f.type, "target": f.target.name, "doc_ids": list(f.doc_ids)}
-            for f in facts
-        ]
+    fused = reciprocal_rank_fusion([vector_ranked, graph_ranked])
+    if reranker is None:
+        result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in fused[:limit]]
+        return result
+    candidates = fused[: max(limit, rerank_candidates)]
+    texts = [str(payloads[cid].get("text", "")) for cid, _ in candidates]
+    try:
+        scores = await reranker.rerank(query, texts)
+    except ModelUnavailable as exc:  # an answer from the fused order beats no answer
+        log.warning("reranker unavailable: keeping the fused order", error=str(exc), model=reranker.model)
+        result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in candidates[:limit]]
+        return result
+    if len(scores) != len(candidates):
+        raise ValueError(f"reranker {reranker.model} returned {len(scores)} scores for {len(texts)} texts")
+    reranked = sorted(
+        zip((cid for cid, _ in candidates), scores, strict=True), key=lambda p: (-round(p[1], 6), p[0])
+    )
+    result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in reranked[:limit]]
     return result

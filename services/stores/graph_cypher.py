@@ -28,6 +28,7 @@ from services.stores.ports import (
     ChunkFacts,
     Entity,
     EntityLabel,
+    GraphChunk,
     GraphFact,
     RelationType,
 )
@@ -256,6 +257,29 @@ ENTITIES_BY_NORM: Final = (
     "RETURN e.norm AS norm, e.name AS name, e.label AS label"
 )
 
+# Retrieval through the graph. Rows: chunk id, doc id, how many of the looked-up entities (direct)
+# or of their neighbours (near: one relation away, not looked up themselves) the chunk mentions.
+# Grouped by chunk id, since one id could briefly exist in two versions before a prune.
+_SEEDS: Final = (
+    "UNWIND $lookups AS l "
+    "MATCH (e:Entity {tenant: $tenant, norm: l.norm}) "
+    "WHERE l.label IS NULL OR e.label = l.label "
+)
+CHUNKS_DIRECT: Final = (
+    _SEEDS + "MATCH (c:Chunk {tenant: $tenant})-[:MENTIONS]->(e) "
+    "WITH c.id AS id, c.doc_id AS doc_id, count(DISTINCT e) AS n "
+    "RETURN id, doc_id, n ORDER BY n DESC, id LIMIT $limit"
+)
+CHUNKS_NEAR: Final = (
+    _SEEDS + "WITH collect(DISTINCT e) AS seeds "
+    "UNWIND seeds AS s "
+    "MATCH (s)-[]-(x:Entity {tenant: $tenant}) "
+    "WHERE NOT x IN seeds "
+    "MATCH (c:Chunk {tenant: $tenant})-[:MENTIONS]->(x) "
+    "WITH c.id AS id, c.doc_id AS doc_id, count(DISTINCT x) AS n "
+    "RETURN id, doc_id, n ORDER BY n DESC, id LIMIT $limit"
+)
+
 STATS_TENANT: Final = {
     "entities": "MATCH (e:Entity {tenant: $tenant}) RETURN count(e) AS n",
     "relations": "MATCH (:Entity {tenant: $tenant})-[r]->(:Entity) RETURN count(r) AS n",
@@ -348,6 +372,25 @@ class CypherReads:
             return []
         rows = await self._rows(ENTITIES_BY_NORM, {"tenant": tenant, "norms": list(positions)})
         return rank_entities(rows, positions, limit)
+
+    async def chunks_for_entities(
+        self, tenant: str, names: Sequence[str], limit: int, hops: int = 2
+    ) -> list[GraphChunk]:
+        lookups = name_lookups(names)
+        if not lookups or limit <= 0 or hops < 1:
+            return []
+        params = {"tenant": tenant, "lookups": lookups, "limit": limit}
+        found: dict[str, GraphChunk] = {
+            str(cid): GraphChunk(str(cid), str(doc_id), direct=int(n))
+            for cid, doc_id, n in await self._rows(CHUNKS_DIRECT, params)
+        }
+        if hops >= 2:
+            for cid, doc_id, n in await self._rows(CHUNKS_NEAR, params):
+                seen = found.get(str(cid))
+                direct = seen.direct if seen else 0
+                found[str(cid)] = GraphChunk(str(cid), str(doc_id), direct=direct, indirect=int(n))
+        ranked = sorted(found.values(), key=lambda c: (-c.direct, -c.indirect, c.chunk_id))
+        return ranked[:limit]
 
     async def stats(self, tenant: str | None = None) -> dict[str, int]:
         queries = STATS_ALL if tenant is None else STATS_TENANT

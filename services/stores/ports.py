@@ -105,6 +105,17 @@ class GraphFact:
     doc_ids: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class GraphChunk:
+    """A chunk the graph links to a query's entities: ``direct`` of them it mentions itself, and
+    ``indirect`` entities one relation away from them (not themselves looked up) it mentions."""
+
+    chunk_id: str
+    doc_id: str
+    direct: int = 0
+    indirect: int = 0
+
+
 class GraphStore(Protocol):
     async def write(self, facts: Sequence[ChunkFacts]) -> None:
         """MERGE chunks, entities, mentions and relations. Replaying the same facts changes nothing."""
@@ -117,6 +128,13 @@ class GraphStore(Protocol):
 
     async def neighbours(self, tenant: str, names: Sequence[str], limit: int) -> list[GraphFact]: ...
     async def find_entities(self, tenant: str, text: str, limit: int) -> list[Entity]: ...
+    async def chunks_for_entities(
+        self, tenant: str, names: Sequence[str], limit: int, hops: int = 2
+    ) -> list[GraphChunk]:
+        """Chunks mentioning the named entities (``hops`` 1), or also their neighbours (2), best
+        first: most direct mentions, then most indirect ones, then chunk id."""
+        ...
+
     async def stats(self, tenant: str | None = None) -> dict[str, int]: ...
     async def close(self) -> None: ...
 

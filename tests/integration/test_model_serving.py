@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import math
-import os
 import re
-import shutil
-import signal
 import struct
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +21,9 @@ import yaml
 pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e '.[serving]'")
 
 from model_serving.serve import CONFIG_DIR, ConfigError, check_config, load_config
-from services.common.tansu import free_port
 from services.models.embedder import HttpEmbedder, LocalEmbedder
+from services.models.http import ModelRequestError
+from tests.serving import Served, ray_serving
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,89 +35,10 @@ CPU_CONFIG = CONFIG_DIR / "embed-minilm-cpu.yaml"
 GPU_CONFIG = CONFIG_DIR / "embed-bge-m3-gpu.yaml"
 
 
-@dataclass
-class Served:
-    url: str
-    timings: dict[str, float]
-
-
-def _descendants(root: int) -> set[int]:
-    """Every live process below ``root`` (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rpartition(")")[2].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    out: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    """Ray (private HOME and temp dir, 2 CPUs, no dashboard, no usage stats) serving the CPU config on a
-    free loopback port; afterwards Serve and Ray are shut down and every process they started is gone."""
-    import ray
-
-    from model_serving import serve as model_serve
-
-    root = tempfile.mkdtemp(prefix="rs-", dir="/tmp")  # short: Ray's socket paths live under it
-    before = _descendants(os.getpid())
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HOME", f"{root}/home")
-        env.setenv("RAY_TMPDIR", root)
-        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        timings: dict[str, float] = {}
-        started = time.monotonic()
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            namespace="serve",
-            log_to_driver=False,
-            _node_ip_address="127.0.0.1",
-            _temp_dir=f"{root}/ray",
-            object_store_memory=128 * 1024**2,
-        )
-        timings["ray_init_s"] = time.monotonic() - started
-        started = time.monotonic()
-        try:
-            url = model_serve.start(CPU_CONFIG, host="127.0.0.1", port=free_port(), timeout_s=120)
-            timings["serve_start_s"] = time.monotonic() - started
-            yield Served(url, timings)
-        finally:
-            ours = _descendants(os.getpid()) - before
-            model_serve.stop()
-            ray.shutdown()
-            deadline = time.monotonic() + 30
-            while any(_alive(pid) for pid in ours) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            # On a loaded machine Ray's shutdown can leave a straggler past the grace period: end it
-            # here so nothing leaks into later tests, and fail only if even SIGKILL does not.
-            stragglers = {pid for pid in ours if _alive(pid)}
-            for pid in stragglers:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.5)
-            left = {pid for pid in ours if _alive(pid)}
-            shutil.rmtree(root, ignore_errors=True)
-            print(f"\nmodel serving timings: {timings}; killed stragglers: {sorted(stragglers)}")
-            assert not left, f"Ray processes survived SIGKILL: {sorted(left)}"
+    with ray_serving(CPU_CONFIG, timeout_s=120) as serving:
+        yield serving
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +146,7 @@ async def test_http_embedder_does_not_retry_a_400(served: Served) -> None:
     client = HttpEmbedder(served.url, "all-MiniLM-L6-v2", dim=384, attempts=5)
     try:
         started = time.monotonic()
-        with pytest.raises(httpx.HTTPStatusError, match="400"):
+        with pytest.raises(ModelRequestError, match="400"):
             await client.embed(["fine", ""])
     finally:
         await client.close()
