@@ -245,7 +245,6 @@ async def run_stack(
         cache = SemanticCache(redis, prefix=f"ragstream:{names.prefix}") if settings.cache_answers else None
         alias = settings.stores.collection_alias
         from services.models.llm import chat_model_from
-
         from services.models.reranker import reranker_from_settings
 
         llm = chat_model_from(settings.models)
