@@ -57,6 +57,12 @@ class Pipeline:
     def embedder(self) -> Any:
         return self.resources.get("embedder")
 
+    @property
+    def context(self) -> StageContext:
+        """The stages' shared runtime (retry policy, dead letters, backpressure state)."""
+        ctx: StageContext = self.resources["context"]
+        return ctx
+
 
 @functools.cache
 def _prometheus_middleware() -> KafkaPrometheusMiddleware:
@@ -211,6 +217,7 @@ async def run_pipeline(
         pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
         shared = {"embedder": embedder, "vectors": vectors, "graph": graph}
         pipe.resources |= {k: v for k, v in shared.items() if v is not None}
+        pipe.resources["context"] = ctx
         await _register(pipe, ctx, stack, target_collection, group_suffix, graph_name)
         await broker.start()
         stack.push_async_callback(broker.stop)

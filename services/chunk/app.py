@@ -90,4 +90,4 @@ def register(
         async def handle(record: DocumentParsed) -> None:
             await ctx.publish_many(topics.CHUNKS, _keyed(await chunk(record, blobs, chunker)))
 
-        await ctx.handle_one(STAGE, topics.PARSED, msg.raw_message, handle)
+        await ctx.handle_one(STAGE, topics.PARSED, msg, handle)

@@ -94,6 +94,9 @@ class PipelineSettings(BaseModel):
     retry_attempts: int = Field(default=4, ge=1)
     retry_base_delay_s: float = 0.2
     retry_max_delay_s: float = 5.0
+    # A model server that stays unavailable pauses the stage's partitions this long, doubling up to max
+    backpressure_base_delay_s: float = Field(default=1.0, gt=0)
+    backpressure_max_delay_s: float = Field(default=30.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -13,16 +13,18 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import structlog
 from confluent_kafka import Message
 from faststream.confluent import KafkaBroker
 from prometheus_client import Counter, Histogram
 
+from services.common.backpressure import Backpressure
 from services.common.codec import Codec, CodecError
 from services.common.messages import AvroRecord
 from services.common.settings import KafkaSettings, PipelineSettings
+from services.models.http import ModelUnavailable
 from topics import TopicNames, TopicSpec
 
 log = structlog.get_logger("ragstream.stage")
@@ -49,6 +51,9 @@ class Incoming(Generic[R]):
 
 
 RawMessages = Message | tuple[Message, ...]
+Delivery = Any
+"""What a stage hands ``handle_one``/``handle_batch``: FastStream's ``KafkaMessage`` (which can be
+rewound and whose consumer can be paused: backpressure) or its raw message(s)."""
 GroupOf = Callable[[TopicSpec], str]
 """The consumer group of a stage's handler for one input topic: one group per handler, so each
 handler rebalances and scales on its own (two topics in one group confused Tansu's assignor)."""
@@ -67,6 +72,11 @@ def _headers(raw: Message) -> list[tuple[str, bytes]]:
 def header_map(raw: Message) -> dict[str, str]:
     """A message's headers as text (the last value wins for repeated keys)."""
     return {k: v.decode("utf-8", "replace") for k, v in _headers(raw)}
+
+
+def raw_of(delivery: Delivery) -> RawMessages:
+    """The raw message(s) of a FastStream KafkaMessage, or the raw message(s) themselves."""
+    return cast(RawMessages, getattr(delivery, "raw_message", delivery))
 
 
 def as_list(raw: RawMessages) -> list[Message]:
@@ -90,6 +100,22 @@ class StageContext:
         self.names = names
         self.policy = policy
         self.kafka = kafka
+        self._backpressure: dict[str, Backpressure] = {}
+
+    def backpressure(self, stage: str) -> Backpressure:
+        if stage not in self._backpressure:
+            self._backpressure[stage] = Backpressure(
+                stage, self.policy.backpressure_base_delay_s, self.policy.backpressure_max_delay_s
+            )
+        return self._backpressure[stage]
+
+    async def _unavailable(self, stage: str, delivery: Delivery, error: BaseException) -> bool:
+        """Hold the delivery (rewind + pause) when a model is unavailable and it can be held; True
+        when it was. Raw messages cannot be rewound: they go the retry/dead-letter way."""
+        if not isinstance(error, ModelUnavailable) or not hasattr(delivery, "raw_message"):
+            return False
+        await self.backpressure(stage).hold(delivery, error)
+        return True
 
     def subscriber_options(
         self, group: str, batch: bool = False, interactive: bool = False
@@ -181,7 +207,8 @@ class StageContext:
             try:
                 await work()
                 return None, attempt
-            except PoisonMessage as exc:
+            except (PoisonMessage, ModelUnavailable) as exc:
+                # poison never heals; an unavailable model was already retried by its client
                 return exc, attempt
             except Exception as exc:  # transient until proven otherwise: retry, bounded
                 if attempt == self.policy.retry_attempts:
@@ -195,10 +222,10 @@ class StageContext:
         raise AssertionError("unreachable")
 
     async def handle_one(
-        self, stage: str, spec: TopicSpec, raws: RawMessages, handler: Callable[[Any], Awaitable[None]]
+        self, stage: str, spec: TopicSpec, delivery: Delivery, handler: Callable[[Any], Awaitable[None]]
     ) -> None:
         started = time.perf_counter()
-        [raw] = as_list(raws)
+        [raw] = as_list(raw_of(delivery))
         try:
             record: AvroRecord = self.decode(spec, raw)
         except CodecError as exc:
@@ -209,9 +236,12 @@ class StageContext:
             await handler(record)
 
         error, attempts = await self._with_retries(stage, attempt)
-        if error is not None:
+        if error is not None and await self._unavailable(stage, delivery, error):
+            MESSAGES.labels(stage, "held").inc()
+        elif error is not None:
             await self.dead_letter(stage, spec, raw, error, attempts)
         else:
+            self.backpressure(stage).ok()
             MESSAGES.labels(stage, "ok").inc()
         HANDLE_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
@@ -219,14 +249,14 @@ class StageContext:
         self,
         stage: str,
         spec: TopicSpec,
-        raws: RawMessages,
+        delivery: Delivery,
         handler: Callable[[list[Any]], Awaitable[None]],
     ) -> None:
         """Decode all (poison ones dead-lettered alone), handle the rest as one batch; if the batch
         keeps failing, retry message by message so one bad record cannot sink its neighbours."""
         started = time.perf_counter()
         good: list[tuple[Message, Any]] = []
-        for raw in as_list(raws):
+        for raw in as_list(raw_of(delivery)):
             try:
                 good.append((raw, self.decode(spec, raw)))
             except CodecError as exc:
@@ -238,7 +268,12 @@ class StageContext:
 
             error, _ = await self._with_retries(stage, whole)
             if error is None:
+                self.backpressure(stage).ok()
                 MESSAGES.labels(stage, "ok").inc(len(good))
+            elif await self._unavailable(stage, delivery, error):
+                # the whole batch waits for the model; an undecodable record in it was dead-lettered
+                # above and will be again on redelivery (a duplicate dead letter, never a loss)
+                MESSAGES.labels(stage, "held").inc(len(good))
             elif len(good) == 1:
                 await self.dead_letter(stage, spec, good[0][0], error, self.policy.retry_attempts)
             else:

@@ -34,4 +34,4 @@ def register(broker: KafkaBroker, ctx: StageContext, embedder: Embedder, group: 
             out = await embed(records, embedder)
             await ctx.publish_many(topics.EMBEDDED, ((e.chunk.doc_id, e) for e in out))
 
-        await ctx.handle_batch(STAGE, topics.CHUNKS, msg.raw_message, handle)
+        await ctx.handle_batch(STAGE, topics.CHUNKS, msg, handle)

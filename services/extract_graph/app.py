@@ -69,4 +69,4 @@ def register(
             out = await extract_batch(records, extractor)
             await ctx.publish_many(topics.GRAPH, ((g.chunk.doc_id, g) for g in out))
 
-        await ctx.handle_batch(STAGE, topics.CHUNKS, msg.raw_message, handle)
+        await ctx.handle_batch(STAGE, topics.CHUNKS, msg, handle)

@@ -178,8 +178,8 @@ def register(broker: KafkaBroker, ctx: StageContext, indexer: Indexer, group: Gr
         ctx.names(topics.EMBEDDED), **ctx.subscriber_options(group(topics.EMBEDDED), batch=True)
     )
     async def on_embedded(msg: KafkaMessage) -> None:
-        await ctx.handle_batch(STAGE, topics.EMBEDDED, msg.raw_message, indexer.on_embedded)
+        await ctx.handle_batch(STAGE, topics.EMBEDDED, msg, indexer.on_embedded)
 
     @broker.subscriber(ctx.names(topics.GRAPH), **ctx.subscriber_options(group(topics.GRAPH), batch=True))
     async def on_graph(msg: KafkaMessage) -> None:
-        await ctx.handle_batch(STAGE, topics.GRAPH, msg.raw_message, indexer.on_graph)
+        await ctx.handle_batch(STAGE, topics.GRAPH, msg, indexer.on_graph)

@@ -66,4 +66,4 @@ def register(
             parsed = await parse(record, blobs, max_bytes)
             await ctx.publish(topics.PARSED, parsed, key=parsed.doc_id)
 
-        await ctx.handle_one(STAGE, topics.INGEST, msg.raw_message, handle)
+        await ctx.handle_one(STAGE, topics.INGEST, msg, handle)
