@@ -297,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     base = start(args.config, args.host, args.port, address=args.address)
     print(f"serving {args.config} at {base} (Ctrl-C to stop)", flush=True)
+    for application in load_config(args.config).applications:
+        prefix = (application.route_prefix or "/").rstrip("/")
+        print(f"  {application.name:<8} {base}{prefix}", flush=True)
     stopping = False
 
     def _interrupt(signum: int, frame: Any) -> None:

@@ -163,7 +163,13 @@ def graph_extractor(settings: Settings, stack: contextlib.AsyncExitStack) -> Any
     stack.push_async_callback(llm.close)
     redis = settings.redis()
     stack.push_async_callback(redis.aclose)
-    return LLMGraphExtractor(llm, redis, prefix=f"ragstream:{settings.kafka.topic_prefix}")
+    return LLMGraphExtractor(
+        llm,
+        redis,
+        prefix=f"ragstream:{settings.kafka.topic_prefix}",
+        concurrency=settings.models.llm_extract_concurrency,
+        max_tokens=settings.models.llm_extract_max_tokens,
+    )
 
 
 @contextlib.asynccontextmanager

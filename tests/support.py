@@ -74,17 +74,24 @@ async def examples_indexed_inprocess(root: Path, tenant: str = TENANT) -> AsyncI
 
 @contextlib.asynccontextmanager
 async def chat_stack(
-    bootstrap: str, home: Path, secret: str, label: str
+    bootstrap: str,
+    home: Path,
+    secret: str,
+    label: str,
+    settings: Settings | None = None,
+    paths: list[Path] | None = None,
 ) -> AsyncIterator[tuple[Stack, Gateway]]:
-    """The embedded stack on ``bootstrap`` with examples/docs published and indexed for TENANT through
-    the streaming pipeline, and a gateway signing tokens with ``secret``."""
+    """The embedded stack on ``bootstrap`` with examples/docs (or ``paths``) published and indexed for
+    TENANT through the streaming pipeline, and a gateway signing tokens with ``secret``. ``settings``
+    may point the stack at model servers; by default it embeds in-process."""
     names = TopicNames(prefix=f"{label}-{uuid.uuid4().hex[:8]}.")
-    async with run_stack(
-        Settings(home=home), bootstrap=bootstrap, names=names, embedder=LocalEmbedder()
-    ) as stack:
+    settings = settings or Settings(home=home)
+    settings.kafka.topic_prefix = names.prefix
+    embedder = None if settings.models.embeddings_url else LocalEmbedder()
+    async with run_stack(settings, bootstrap=bootstrap, names=names, embedder=embedder) as stack:
         watcher = OutcomeWatcher(stack.bootstrap, names, stack.front.codec)
         publisher = DocumentPublisher(stack.bootstrap, names, stack.front.codec, stack.front.blobs)
-        subs = [await publisher.upsert(p, TENANT) for p in sorted(EXAMPLES.iterdir())]
+        subs = [await publisher.upsert(p, TENANT) for p in paths or sorted(EXAMPLES.iterdir())]
         publisher.flush()
         outcomes = await watcher.wait(subs, 180)
         watcher.close()

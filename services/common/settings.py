@@ -71,6 +71,8 @@ class ModelSettings(BaseModel):
     llm_timeout_s: float = Field(default=120.0, gt=0)
     llm_max_tokens: int = Field(default=384, ge=16)  # per answer
     llm_extract_graph: bool = True  # extract-graph asks the LLM (cached per chunk hash and model)
+    llm_extract_max_tokens: int = Field(default=512, ge=64)  # a longer answer is cut: rules instead
+    llm_extract_concurrency: int = Field(default=4, ge=1)  # chunks asked at once per worker
     llm_hyde: bool = False  # retrieve with a hypothetical answer passage added to the query
 
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -139,7 +140,7 @@ async def test_llm_graph_extraction_is_grounded_and_cached(llm: HttpChatModel) -
         "The Orion Pump is a product of Kestrel Industries in Lyon.",
     ]
     try:
-        extractor = LLMGraphExtractor(llm, redis, prefix=prefix)
+        extractor = LLMGraphExtractor(llm, redis, prefix=prefix, max_tokens=200)
         first = await extractor.extract_many(texts)
         calls = extractor.calls
         again = await extractor.extract_many(texts)
@@ -190,3 +191,63 @@ async def test_agent_answers_with_the_llm_and_cites_retrieved_passages(
     assert {c.chunk_id for c in final.citations} <= retrieved
     assert unknown.answer.startswith("I don't know")
     assert unknown.citations == []
+
+
+async def test_ingest_and_chat_pipelines_on_the_model_servers(
+    served: Served, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The whole platform pointed at the CPU model profile: the ingest pipeline embeds through the
+    Ray Serve embed app and extracts its graph with the LLM (one cached extraction per chunk), and a
+    question over the websocket gateway is planned by the LLM, retrieved with the rerank app's
+    reranking, and answered by the LLM through the four agent workers, streamed and cited."""
+    from services.common import ids
+    from services.common.settings import ModelSettings, Settings
+    from services.gateway import issue_token
+    from services.publisher import source_uri
+    from tests.support import EXAMPLES, chat_stack
+
+    secret = "llm-" + uuid.uuid4().hex
+    settings = Settings(
+        home=tmp_path / "home",
+        cache_answers=False,
+        models=ModelSettings(
+            embeddings_url=f"{served.url}/embed",
+            llm_url=f"{served.url}/llm",
+            rerank_url=f"{served.url}/rerank",
+            llm_max_tokens=40,
+            llm_extract_max_tokens=200,
+        ),
+    )
+    docs = [p for p in sorted(EXAMPLES.iterdir()) if "helios-labs-annual" in p.name]
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        async with chat_stack(kafka_bootstrap, tmp_path, secret, "llm", settings, docs) as (stack, gateway):
+            prefix = f"ragstream:{settings.kafka.topic_prefix}extract:"
+            cached = [k async for k in redis.scan_iter(f"{prefix}*")]
+            stats = await stack.graph.stats("acme")
+            token = issue_token(secret, "acme", "alice", 300)
+            frames: list[dict[str, Any]] = []
+            from websockets.asyncio.client import connect
+
+            async with connect(f"{gateway.url}?token={token}") as ws:
+                await ws.send(json.dumps({"type": "ask", "question": "Where is Helios Labs headquartered?"}))
+                async for raw in ws:
+                    frames.append(json.loads(raw))
+                    if frames[-1]["type"] in ("final", "error"):
+                        break
+    finally:
+        await redis.delete(
+            *[k async for k in redis.scan_iter(f"ragstream:{settings.kafka.topic_prefix}*")] or ["-"]
+        )
+        await redis.aclose()
+    assert len(cached) >= len(docs)  # the LLM extractor ran, one cache entry per distinct chunk
+    assert stats["entities"] > 0
+    assert frames[-1]["type"] == "final", frames[-1]
+    answer = frames[-1]["text"]
+    assert answer.strip()
+    assert "".join(f["text"] for f in frames if f["type"] == "token") == answer
+    [cited] = [f["citations"] for f in frames if f["type"] == "citations"]
+    assert cited
+    ingested = {ids.doc_id("acme", source_uri(p)) for p in docs}
+    assert {c["doc_id"] for c in cited} <= ingested
+    assert all(1 <= c["n"] <= 5 for c in cited)
