@@ -17,7 +17,7 @@ from faststream.confluent.annotations import KafkaMessage
 
 import topics
 from services.common.messages import ChunkCreated, ChunkEmbedded, DocumentIndexed, GraphExtracted
-from services.common.stage import MESSAGES, GroupOf, StageContext
+from services.common.stage import MESSAGES, GroupOf, PoisonMessage, StageContext
 from services.index.ledger import Ledger
 from services.stores.ports import ChunkFacts, Entity, GraphStore, Relation, VectorIndex, VectorPoint
 
@@ -79,18 +79,28 @@ class Indexer:
         self.alias = alias
         self.target = target  # a reindex writes into a named new version; None = wherever the alias points
         self._collection: str | None = None
+        self._model: str | None = None
 
-    async def collection(self, dim: int) -> str:
-        if self._collection is None:
-            name = self.target or await self.vectors.resolve(self.alias)
-            if name is None:
-                name = f"{self.alias}_v1"
-                await self.vectors.ensure_collection(name, dim)
-                await self.vectors.set_alias(self.alias, name)
-                log.info("created first index version", collection=name, alias=self.alias, dim=dim)
-            else:
-                await self.vectors.ensure_collection(name, dim)
-            self._collection = name
+    async def collection(self, dim: int, model: str | None = None) -> str:
+        """The collection this indexer writes, created on first use; vectors of another model than
+        the one it was built with are poison (dead-lettered with the reason: reindex, then replay)."""
+        try:
+            if self._collection is None:
+                name = self.target or await self.vectors.resolve(self.alias)
+                if name is None:
+                    name = f"{self.alias}_v1"
+                    await self.vectors.ensure_collection(name, dim, model)
+                    await self.vectors.set_alias(self.alias, name)
+                    log.info(
+                        "created first index version", collection=name, alias=self.alias, dim=dim, model=model
+                    )
+                else:
+                    await self.vectors.ensure_collection(name, dim, model)
+                self._collection, self._model = name, model
+            elif model != self._model:
+                await self.vectors.ensure_collection(self._collection, dim, model)
+        except ValueError as exc:
+            raise PoisonMessage("index-model-mismatch", str(exc)) from exc
         return self._collection
 
     async def _current(self, chunk: ChunkCreated) -> bool:
@@ -105,7 +115,7 @@ class Indexer:
         current = [r for r in records if await self._current(r.chunk)]
         upserts = [r for r in current if r.chunk.operation == "UPSERT"]
         if upserts:
-            collection = await self.collection(upserts[0].dim)
+            collection = await self.collection(upserts[0].dim, upserts[0].model)
             points = [VectorPoint(r.chunk.chunk_id, r.vector, payload(r.chunk)) for r in upserts]
             await self.vectors.upsert(collection, points)
         await self._settle([r.chunk for r in current])

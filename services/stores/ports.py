@@ -42,7 +42,10 @@ class VectorIndex(Protocol):
     whose payload key equals the value. Collection arguments may be an alias name.
     """
 
-    async def ensure_collection(self, name: str, size: int) -> None: ...
+    async def ensure_collection(self, name: str, size: int, model: str | None = None) -> None:
+        """Create, or open and check: an index version holds vectors of one size from one embedding
+        model (recorded at creation when given; a different one later is refused)."""
+
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
     async def search(
         self,

@@ -170,9 +170,10 @@ class EdgeVectorIndex:
 
     # ----------------------------------------------------------------- VectorIndex
 
-    async def ensure_collection(self, name: str, size: int) -> None:
-        """Create the collection's shard, or open it and check it holds vectors of ``size``."""
-        await asyncio.to_thread(self._ensure_collection, check_name(name), size)
+    async def ensure_collection(self, name: str, size: int, model: str | None = None) -> None:
+        """Create the collection's shard, or open it and check it holds vectors of ``size`` (and of
+        ``model``, when both it and the collection record one)."""
+        await asyncio.to_thread(self._ensure_collection, check_name(name), size, model)
 
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         if not points:
@@ -315,7 +316,7 @@ class EdgeVectorIndex:
             sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
 
-    def _ensure_collection(self, name: str, size: int) -> None:
+    def _ensure_collection(self, name: str, size: int, model: str | None = None) -> None:
         if size <= 0:
             raise ValueError(f"vector size must be positive, got {size}")
         with self._registry:
@@ -329,6 +330,12 @@ class EdgeVectorIndex:
                     raise ValueError(
                         f"collection {name!r} holds vectors of size {existing}, not {size}; "
                         "use a new collection (and swap its alias) to change models"
+                    )
+                recorded = json.loads(meta.read_text(encoding="utf-8")).get("model")
+                if model and recorded and recorded != model:
+                    raise ValueError(
+                        f"collection {name!r} holds vectors of model {recorded!r}, not {model!r}; "
+                        "reindex into a new collection (ragstream reindex) to change models"
                     )
                 if name not in self._shards:
                     self._shards[name] = _Shard(qe.EdgeShard.load(str(path), self._config(size)), size)
@@ -346,7 +353,8 @@ class EdgeVectorIndex:
                     params = qe.KeywordIndexParams(is_tenant=key == TENANT_KEY)
                     shard.update(qe.UpdateOperation.create_field_index(key, params))
                 shard.flush()
-                _write_json_atomic(meta, {"size": size, "distance": "cosine", "layout": LAYOUT})
+                marker = {"size": size, "distance": "cosine", "layout": LAYOUT, "model": model}
+                _write_json_atomic(meta, marker)
             except BaseException:
                 shard.close()
                 raise

@@ -86,7 +86,7 @@ class ServerVectorIndex:
         # Local mode keeps no payload indexes (and warns if asked); the server needs them for fast filters.
         self._local = location == ":memory:"
 
-    async def ensure_collection(self, name: str, size: int) -> None:
+    async def ensure_collection(self, name: str, size: int, model: str | None = None) -> None:
         """Create the collection (cosine, keyword indexes), or check an existing one holds ``size``."""
         check_name(name)
         if size <= 0:
@@ -104,12 +104,20 @@ class ServerVectorIndex:
                     sparse_vectors_config={
                         SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
                     },
+                    metadata={"embedding_model": model, "size": size} if model else None,
                 )
             except (UnexpectedResponse, ValueError):
                 # Lost a creation race: fine if the winner made it; the checks below decide.
                 if not await self._client.collection_exists(name):
                     raise
-        params = (await self._client.get_collection(name)).config.params
+        config = (await self._client.get_collection(name)).config
+        params = config.params
+        recorded = (getattr(config, "metadata", None) or {}).get("embedding_model")
+        if model and recorded and recorded != model:
+            raise ValueError(
+                f"collection {name!r} holds vectors of model {recorded!r}, not {model!r}; "
+                "reindex into a new collection (ragstream reindex) to change models"
+            )
         dense = params.vectors.get(DENSE_VECTOR) if isinstance(params.vectors, dict) else None
         sparse = (params.sparse_vectors or {}).get(SPARSE_VECTOR)
         if dense is None or sparse is None or sparse.modifier != models.Modifier.IDF:

@@ -212,6 +212,16 @@ async def test_ensure_collection_is_idempotent_and_rejects_another_size(index: V
     assert await index.collections() == ["chunks_v1"]
 
 
+async def test_an_index_version_records_its_embedding_model(index: VectorIndex) -> None:
+    """The model given at creation is recorded: the same model (or none given) opens it again, another
+    model is refused with a message that says to reindex."""
+    await index.ensure_collection("chunks_v1", DIM, "all-MiniLM-L6-v2")
+    await index.ensure_collection("chunks_v1", DIM, "all-MiniLM-L6-v2")
+    await index.ensure_collection("chunks_v1", DIM)
+    with pytest.raises(ValueError, match=r"model 'all-MiniLM-L6-v2', not 'bge-m3'.*reindex"):
+        await index.ensure_collection("chunks_v1", DIM, "bge-m3")
+
+
 async def test_concurrent_upserts_and_searches_all_land(index: VectorIndex) -> None:
     """Many overlapping upserts and searches on one collection complete and lose no point."""
     await index.ensure_collection("chunks_v1", DIM)
