@@ -253,6 +253,12 @@ async def run_stack(
         reranker = reranker_from_settings(settings.models, embedder)
         if reranker is not None:
             outer.push_async_callback(reranker.close)
+        web_search = None
+        if settings.tools.web_search_url:
+            from services.tool.web import WebSearch
+
+            web_search = WebSearch(settings.tools.web_search_url, settings.tools.web_search_results)
+            outer.push_async_callback(web_search.close)
         deps = agent_deps(
             embedder,
             vectors,
@@ -262,6 +268,7 @@ async def run_stack(
             cache,
             reranker=reranker,
             llm=llm,
+            web_search=web_search,
             hyde=settings.models.llm_hyde,
             max_tokens=settings.models.llm_max_tokens,
         )

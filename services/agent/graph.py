@@ -36,6 +36,18 @@ GREETING = re.compile(
     r"[\s!.,?]*(there)?[\s!.]*$",
     re.IGNORECASE,
 )
+GRAPH_ASK = re.compile(
+    r"^\s*(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:graph|relations|connections)\s+(?:of|for|around|about)\s+"
+    r"(?P<q>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+SEARCH_ASK = re.compile(
+    r"^\s*(?:which|what)\s+documents\s+(?:mention|are about|talk about|cover)\s+(?P<q>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+WEB_ASK = re.compile(
+    r"^\s*(?:search the web|web search|look up online)\s*(?:for)?\s*:?\s*(?P<q>.+?)\s*$", re.IGNORECASE
+)
 CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(?P<code>.*?)```", re.DOTALL | re.IGNORECASE)
 PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
@@ -141,6 +153,9 @@ class AgentDeps:
     cache: Any = None  # an AnswerCache: lookup(tenant, query) / store(tenant, query, answer, citations)
     top_k: int = 5
     llm: Any = None  # a ChatModel (services/models/llm.py); None = deterministic planner, extractive answers
+    graph_search: Callable[[str, str], Awaitable[list[str]]] | None = None  # (text, tenant) → fact lines
+    vector_search: Callable[[str, str], Awaitable[list[str]]] | None = None  # (query, tenant) → hit lines
+    web_search: Callable[[str], Awaitable[list[str]]] | None = None  # only when configured
     hyde: bool = False  # with an LLM: retrieve with a hypothetical answer passage added to the query
     max_tokens: int = 384
 
@@ -179,12 +194,17 @@ def rewrite(
 
 
 def decide(
-    question: str, extract_expression: Callable[[str], str | None]
+    question: str, extract_expression: Callable[[str], str | None], web: bool = False
 ) -> tuple[str, str | None, str | None]:
     """(action, tool, tool_input) by deterministic rules: greeting → DIRECT, a python code block →
-    sandbox, arithmetic → calculator, anything else → RETRIEVE."""
+    sandbox, "graph of X" → graph search, "which documents mention X" → vector search, "search the
+    web for X" → web search (only when configured), arithmetic → calculator, else RETRIEVE."""
     if GREETING.match(question):
         return "DIRECT", None, None
+    for pattern, tool in ((GRAPH_ASK, "graph"), (SEARCH_ASK, "search"), (WEB_ASK, "web")):
+        found = pattern.match(question)
+        if found and (tool != "web" or web):
+            return "TOOL", tool, found.group("q")
     code = CODE_BLOCK.search(question)
     if code:
         return "TOOL", "python", code.group("code")
@@ -251,7 +271,17 @@ def tool_answer(state: AgentState) -> str:
         return f"The {state.tool} tool could not finish: {state.tool_error}"
     if state.tool == "calculator":
         return f"{state.tool_input} = {state.tool_output}"
+    if state.tool in LISTING_TOOLS:
+        heading = LISTING_TOOLS[state.tool].format(q=state.tool_input)
+        return f"{heading}\n{state.tool_output}" if state.tool_output else f"{heading} nothing found."
     return f"The code ran. Output:\n{state.tool_output or '(no output)'}"
+
+
+LISTING_TOOLS = {
+    "graph": "Knowledge graph around {q}:",
+    "search": "Documents matching {q}:",
+    "web": "Web results for {q}:",
+}
 
 
 def tokens(text: str) -> list[str]:
@@ -266,7 +296,7 @@ PLAN_SCHEMA: dict[str, Any] = {
     "required": ["action", "tool", "tool_input", "query"],
     "properties": {
         "action": {"enum": ["retrieve", "tool", "direct"]},
-        "tool": {"enum": ["none", "calculator", "python"]},
+        "tool": {"enum": ["none", "calculator", "python", "graph", "search", "web"]},
         "tool_input": {"type": "string", "maxLength": 400},
         "query": {"type": "string", "maxLength": 300},
     },
@@ -274,8 +304,10 @@ PLAN_SCHEMA: dict[str, Any] = {
 PLAN_PROMPT = (
     "You route the questions of a company-document assistant. Answer with JSON only.\n"
     'action: "retrieve" to search the documents (the default for any question about facts), '
-    '"tool" for arithmetic (tool "calculator", tool_input the bare expression) or for Python code the '
-    'user wrote (tool "python"), "direct" only for greetings and thanks.\n'
+    '"tool" for arithmetic (tool "calculator", tool_input the bare expression), for Python code the '
+    'user wrote (tool "python"), to list what the knowledge graph links to a name (tool "graph", '
+    'tool_input the name), to list matching documents (tool "search"), or to search the web when asked '
+    '(tool "web"); "direct" only for greetings and thanks.\n'
     "query: the question rewritten to stand alone, with pronouns replaced by what they refer to in the "
     "conversation."
 )
@@ -305,6 +337,7 @@ async def llm_plan(
     history: Sequence[tuple[str, str]],
     rules: tuple[str, str | None, str | None],
     calculate: Calculator,
+    web: bool = False,
 ) -> tuple[str, str | None, str | None, str | None]:
     """(action, tool, tool_input, rewritten query) from one guided-JSON call, held to rails: a
     calculator input must evaluate, Python runs only code the user sent (never model-written code),
@@ -325,6 +358,8 @@ async def llm_plan(
             return "TOOL", "calculator", tool_input, query
         if tool == "python" and rules[1] == "python":
             return "TOOL", "python", rules[2], query
+        if tool in ("graph", "search", "web") and tool_input and (tool != "web" or web):
+            return "TOOL", tool, tool_input, query
         return (*rules, query)
     if action == "DIRECT" and rules[0] != "TOOL":
         return "DIRECT", None, None, query
@@ -398,12 +433,14 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         if not history and deps.memory is not None and state.session_id:
             history = await deps.memory.history(state.tenant, state.user, state.session_id)
         query = rewrite(state.question, history, deps.entities_in)
-        action, tool, tool_input = decide(state.question, deps.extract_expression)
+        action, tool, tool_input = decide(
+            state.question, deps.extract_expression, deps.web_search is not None
+        )
         if deps.llm is not None and action != "DIRECT":
             try:
                 rules = (action, tool, tool_input)
                 action, tool, tool_input, rewritten = await llm_plan(
-                    deps.llm, state.question, history, rules, deps.calculate
+                    deps.llm, state.question, history, rules, deps.calculate, deps.web_search is not None
                 )
                 query = rewritten or query
             except Exception as exc:  # the model is an improvement, never a dependency
@@ -464,6 +501,18 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         if state.tool == "calculator":
             result = deps.calculate(state.tool_input or "")
             output, error = (None, result.error) if result.error else (str(result.value), None)
+        elif state.tool in LISTING_TOOLS:
+            search = {"graph": deps.graph_search, "search": deps.vector_search}.get(state.tool or "")
+            try:
+                if state.tool == "web":
+                    lines = await deps.web_search(state.tool_input or "") if deps.web_search else None
+                else:
+                    lines = await search(state.tool_input or "", state.tenant) if search else None
+            except Exception as exc:
+                lines, error = None, f"{type(exc).__name__}: {exc}"[:300]
+            if lines is None and error is None:
+                error = "not configured"
+            output = "\n".join(f"- {line}" for line in lines or [])
         elif state.tool == "python":
             result = await deps.run_code(state.tool_input or "")
             output = result.stdout

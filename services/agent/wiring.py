@@ -3,7 +3,7 @@ calculator and the sandbox for tool, the rule extractor to find entities for que
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -15,7 +15,7 @@ from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import Embedder
 from services.models.llm import ChatModel
 from services.models.reranker import Reranker
-from services.retrieve.search import search
+from services.retrieve.search import graph_facts, search
 from services.stores.cache import CachedAnswer, SemanticCache
 from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
@@ -63,6 +63,7 @@ def agent_deps(
     cache: SemanticCache | None = None,
     reranker: Reranker | None = None,
     llm: ChatModel | None = None,
+    web_search: Callable[[str], Awaitable[list[str]]] | None = None,
     hyde: bool = False,
     max_tokens: int = 384,
 ) -> AgentDeps:
@@ -89,6 +90,20 @@ def agent_deps(
         facts = [f"{r['source']} —{r['type']}→ {r['target']}" for r in found.relations]
         return RetrievedContext(passages, facts)
 
+    async def graph_search(text: str, tenant: str) -> list[str]:
+        """Facts around the entities named in ``text`` (or, failing that, the name itself), 2 hops."""
+        entities = await graph.find_entities(tenant, text, limit=5)
+        found = await graph_facts(tenant, entities, graph, hops=2)
+        return [f"{r['source']} —{r['type']}→ {r['target']}" for r in found]
+
+    async def vector_search(query: str, tenant: str) -> list[str]:
+        found = await search(query, tenant, embedder, vectors, graph, alias, 5, reranker=reranker)
+        lines = []
+        for c in found.chunks:
+            where = f"{c.title}" + (f", page {c.page}" if c.page else "")
+            lines.append(f"{where}: {' '.join(c.text.split())[:140]}")
+        return lines
+
     def entities_in(text: str) -> list[str]:
         return [e.name for e in extractor.extract(text).entities]
 
@@ -101,6 +116,9 @@ def agent_deps(
         extract_expression=extract_expression,
         entities_in=entities_in,
         llm=llm,
+        graph_search=graph_search,
+        vector_search=vector_search,
+        web_search=web_search,
         hyde=hyde,
         max_tokens=max_tokens,
     )

@@ -76,6 +76,12 @@ class ModelSettings(BaseModel):
     llm_hyde: bool = False  # retrieve with a hypothetical answer passage added to the query
 
 
+class ToolSettings(BaseModel):
+    # A SearxNG JSON API for the agent's web search tool; None = no web search (nothing leaves the site)
+    web_search_url: str | None = None
+    web_search_results: int = Field(default=5, ge=1, le=20)
+
+
 class GatewaySettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8765  # 0 = any free port
@@ -114,6 +120,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     stores: StoreSettings = StoreSettings()
     models: ModelSettings = ModelSettings()
+    tools: ToolSettings = ToolSettings()
     pipeline: PipelineSettings = PipelineSettings()
     gateway: GatewaySettings = GatewaySettings()
 

@@ -3,18 +3,25 @@ answers, honest "I don't know", pronoun rewriting from history, tool routes, ten
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from services.agent.graph import DONT_KNOW
 from services.agent.wiring import ask_inprocess, compile_agent, new_state
 from services.common import ids
 from services.common.messages import AgentState
+from services.common.tansu import free_port
 from services.publisher import source_uri
-from tests.support import examples_indexed_inprocess
+from tests.support import IndexedStores, examples_indexed_inprocess
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
@@ -22,10 +29,15 @@ TENANT = "acme"
 
 
 @pytest.fixture(scope="module")
-async def agent(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+async def stores(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[IndexedStores]:
+    async with examples_indexed_inprocess(tmp_path_factory.mktemp("agent")) as indexed:
+        yield indexed
+
+
+@pytest.fixture(scope="module")
+def agent(stores: IndexedStores) -> Any:
     """The compiled agent over stores holding examples/docs for tenant 'acme'."""
-    async with examples_indexed_inprocess(tmp_path_factory.mktemp("agent")) as stores:
-        yield compile_agent(stores.embedder, stores.vectors, stores.graph, "chunks")
+    return compile_agent(stores.embedder, stores.vectors, stores.graph, "chunks")
 
 
 async def ask(
@@ -98,3 +110,71 @@ async def test_code_goes_to_the_sandbox(agent: Any) -> None:
     assert (state.tool, state.tool_error) == ("python", None)
     assert state.tool_output is not None
     assert state.tool_output.strip() == "45"
+
+
+async def test_graph_tool_lists_what_the_graph_links_to_a_name(agent: Any) -> None:
+    """ "Show the graph of X" runs the graph search tool: parameterized 1-2 hop facts around X."""
+    state, events = await ask(agent, "Show the graph of Helios Labs")
+    assert state.steps == ["plan", "tool", "respond"]
+    assert (state.tool, state.tool_input) == ("graph", "Helios Labs")
+    assert state.answer.startswith("Knowledge graph around Helios Labs:")
+    assert "Greta Sorensen —WORKS_FOR→ Helios Labs" in state.answer
+    assert "".join(e["text"] for e in events if e["type"] == "token") == state.answer
+
+
+async def test_search_tool_lists_matching_documents(agent: Any) -> None:
+    state, _ = await ask(agent, "Which documents mention battery recycling?")
+    assert (state.tool, state.tool_input) == ("search", "battery recycling")
+    assert state.answer.startswith("Documents matching battery recycling:")
+    assert "Juniper Networks and Helios Labs" in state.answer
+
+
+async def test_web_search_only_when_configured(stores: IndexedStores) -> None:
+    """Without a configured search service "search the web for X" is an ordinary retrieval; with one
+    (a real SearxNG-shaped JSON server on loopback) it runs the web tool and lists the results."""
+    from services.agent.graph import build_graph
+    from services.agent.wiring import agent_deps
+    from services.tool.web import WebSearch
+
+    plain = compile_agent(stores.embedder, stores.vectors, stores.graph, "chunks")
+    state, _ = await ask(plain, "search the web for Helios Labs")
+    assert state.steps == ["plan", "retrieve", "respond"]
+
+    queries: list[str] = []
+
+    async def searx(request: Request) -> JSONResponse:
+        queries.append(request.query_params["q"])
+        assert request.query_params["format"] == "json"
+        results = [
+            {
+                "title": "Helios <b>Labs</b> home",
+                "url": "https://helios.example/",
+                "content": "Battery <i>recycling</i>",
+            },
+            {"title": "Graz news", "url": "https://graz.example/helios", "content": ""},
+        ]
+        return JSONResponse({"query": queries[-1], "results": results})
+
+    port = free_port()
+    app = Starlette(routes=[Route("/search", searx)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # the server failed to start: raise its error
+        await asyncio.sleep(0.02)
+    web = WebSearch(f"http://127.0.0.1:{port}")
+    try:
+        deps = agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks", web_search=web)
+        state, _ = await ask(build_graph(deps), "search the web for Helios Labs")
+    finally:
+        await web.close()
+        server.should_exit = True
+        await task
+    assert queries == ["Helios Labs"]
+    assert state.steps == ["plan", "tool", "respond"]
+    assert state.answer == (
+        "Web results for Helios Labs:\n"
+        "- Helios Labs home — https://helios.example/: Battery recycling\n"
+        "- Graz news — https://graz.example/helios"
+    )
