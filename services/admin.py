@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -21,9 +21,30 @@ from services.generations import Stack
 from services.ops import backlog
 from services.retrieve.search import search
 
+CONSUMER_LAG = Gauge(
+    "ragstream_consumer_lag",
+    "Messages not yet committed by a stage's consumer group, per input topic (read at scrape time "
+    "from fetch-response watermarks, so right on Tansu and Apache Kafka alike)",
+    ["stage", "topic"],
+)
+CONSUMER_END = Gauge("ragstream_topic_end_offset", "End offset summed over partitions", ["stage", "topic"])
+
 
 def build_app(stack: Stack) -> Starlette:
     tasks: set[asyncio.Task[Any]] = set()
+
+    async def backlog_rows() -> list[Any]:
+        """Lag of every stage of the front and the live index generation."""
+        live = stack.live
+        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", ("parse", "chunk"))
+        suffix = live.names.prefix.removeprefix(stack.names.prefix).rstrip(".")
+        return front + await asyncio.to_thread(
+            backlog,
+            stack.bootstrap,
+            live.names,
+            f".{suffix}" if suffix else "",
+            ("embed", "extract-graph", "index"),
+        )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -32,16 +53,7 @@ def build_app(stack: Stack) -> Starlette:
         return JSONResponse({"ready": True})
 
     async def status(_: Request) -> Response:
-        live = stack.live
-        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", ("parse", "chunk"))
-        suffix = live.names.prefix.removeprefix(stack.names.prefix).rstrip(".")
-        rows = front + await asyncio.to_thread(
-            backlog,
-            stack.bootstrap,
-            live.names,
-            f".{suffix}" if suffix else "",
-            ("embed", "extract-graph", "index"),
-        )
+        rows = await backlog_rows()
         collection = await stack.vectors.resolve(stack.settings.stores.collection_alias)
         body: dict[str, Any] = {
             "bootstrap": stack.bootstrap,
@@ -121,6 +133,10 @@ def build_app(stack: Stack) -> Starlette:
         return StreamingResponse(events(), media_type="application/x-ndjson")
 
     async def metrics(_: Request) -> Response:
+        for row in await backlog_rows():
+            topic = row.topic.removeprefix(stack.names.prefix)
+            CONSUMER_LAG.labels(row.stage, topic).set(row.lag)
+            CONSUMER_END.labels(row.stage, topic).set(row.end)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -93,6 +94,11 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert all(row["end"] == row["committed"] and row["lag"] == 0 for row in state["backlog"]), state[
         "backlog"
     ]
+
+    metrics = httpx.get(f"{run['admin_url']}/metrics", timeout=30).text
+    lag = [line for line in metrics.splitlines() if line.startswith("ragstream_consumer_lag{")]
+    assert {line.split('stage="')[1].split('"')[0] for line in lag} >= {"parse", "chunk", "embed", "index"}
+    assert all(line.endswith(" 0.0") for line in lag), lag
 
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.7\n" + os.urandom(512))

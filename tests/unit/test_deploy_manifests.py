@@ -124,11 +124,13 @@ def test_grafana_dashboard_is_json_with_lag_and_app_metrics() -> None:
 
 
 def test_dashboard_app_metrics_exist_in_the_code() -> None:
-    """Every ragstream_* series the dashboard queries is one the stage runtime exports."""
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    """Every ragstream_* series the dashboard queries is one the stage runtime or admin exports."""
+    from services.admin import CONSUMER_LAG
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
     exported = {
         metric.name + suffix
-        for collector in (MESSAGES, HANDLE_SECONDS)
+        for collector in (MESSAGES, HANDLE_SECONDS, CONSUMER_LAG)
         for metric in collector.describe()
         for suffix in suffixes[metric.type]
     }
