@@ -16,7 +16,6 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,9 @@ import yaml
 pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e '.[serving]'")
 
 from model_serving.serve import CONFIG_DIR, ConfigError, check_config, load_config
-from services.models.embedder import bundled_minilm_path
 from services.models.reranker import HttpReranker, LocalReranker, ModelRequestError
-from tests.serving import Served, ray_serving
+from tests.integration.serving.conftest import CE_PREFIX
+from tests.serving import Served
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,7 +38,6 @@ pytestmark = [
 
 CPU_CONFIG = CONFIG_DIR / "rerank-minilm-cpu.yaml"
 GPU_CONFIG = CONFIG_DIR / "rerank-bge-v2-m3-gpu.yaml"
-CE_PREFIX = "/ce"
 
 QUERY = "Where is Helios Labs headquartered?"
 TEXTS = [
@@ -52,59 +50,16 @@ TEXTS = [
 ]
 
 
-def build_tiny_cross_encoder(path: Path) -> Path:
-    """MiniLM's encoder under a seeded, untrained one-logit classification head, saved with its
-    tokenizer: a CrossEncoder directory that loads offline. Its scores carry no meaning."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    source = str(bundled_minilm_path())
-    torch.manual_seed(1234)
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, local_files_only=True)
-    model.save_pretrained(path)
-    AutoTokenizer.from_pretrained(source, local_files_only=True).save_pretrained(path)
-    return path
-
-
-def _two_app_config(path: Path, cross_encoder: Path) -> Path:
-    """The CPU profile plus a second app at /ce: the same code with the cross-encoder backend."""
-    raw = yaml.safe_load(CPU_CONFIG.read_text())
-    [app] = raw["applications"]
-    ce = {
-        "name": "rerank-ce",
-        "route_prefix": CE_PREFIX,
-        "import_path": app["import_path"],
-        "deployments": [
-            {
-                "name": "Reranker",
-                "num_replicas": 1,
-                "ray_actor_options": {"num_cpus": 0, "num_gpus": 0},  # the profile holds both CPUs
-                "user_config": {
-                    "model": str(cross_encoder),
-                    "served_model_name": "tiny-ce",
-                    "backend": "cross-encoder",
-                    "max_seq_length": 128,
-                },
-            }
-        ],
-    }
-    raw["applications"].append(ce)
-    path.write_text(yaml.safe_dump(raw))
-    return path
+@pytest.fixture(scope="module")
+def served(cpu_models: Served) -> Served:
+    """The rerank app of the CPU profile (bi-encoder MiniLM)."""
+    return Served(f"{cpu_models.url}/rerank", cpu_models.timings)
 
 
 @pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The untrained cross-encoder directory (see the module docstring)."""
-    return build_tiny_cross_encoder(tmp_path_factory.mktemp("rerank") / "tiny-ce")
-
-
-@pytest.fixture(scope="module")
-def served(tiny_cross_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The CPU config and the tiny cross-encoder at /ce, in one private Ray (tests/serving.py)."""
-    config = _two_app_config(tmp_path_factory.mktemp("rerank-config") / "two-apps.yaml", tiny_cross_encoder)
-    with ray_serving(config, timeout_s=120) as serving:
-        yield serving
+def ce(cpu_models: Served) -> Served:
+    """The tiny cross-encoder app beside it (tests/integration/serving/conftest.py)."""
+    return Served(f"{cpu_models.url}{CE_PREFIX}", cpu_models.timings)
 
 
 @pytest.fixture(scope="module")
@@ -275,17 +230,17 @@ async def test_http_reranker_does_not_retry_a_400(served: Served) -> None:
     assert time.monotonic() - started < 5
 
 
-async def test_cross_encoder_backend_contract(served: Served, tiny_cross_encoder: Path) -> None:
+async def test_cross_encoder_backend_contract(ce: Served, tiny_cross_encoder: Path) -> None:
     """The cross-encoder backend (tiny untrained head: contract only, not quality) scores every pair
     with sigmoid(logit) of the in-process CrossEncoder, the same on every call, best first; TEI's
     raw_scores returns the logits themselves."""
     from sentence_transformers import CrossEncoder
 
-    first = await _post(served.url, f"{CE_PREFIX}/v1/rerank", {"query": QUERY, "documents": TEXTS})
-    again = await _post(served.url, f"{CE_PREFIX}/v1/rerank", {"query": QUERY, "documents": TEXTS})
-    raw = await _post(served.url, f"{CE_PREFIX}/rerank", {"query": QUERY, "texts": TEXTS, "raw_scores": True})
-    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
-        health = (await http.get(f"{CE_PREFIX}/healthz")).json()
+    first = await _post(ce.url, "/v1/rerank", {"query": QUERY, "documents": TEXTS})
+    again = await _post(ce.url, "/v1/rerank", {"query": QUERY, "documents": TEXTS})
+    raw = await _post(ce.url, "/rerank", {"query": QUERY, "texts": TEXTS, "raw_scores": True})
+    async with httpx.AsyncClient(base_url=ce.url, timeout=30) as http:
+        health = (await http.get("/healthz")).json()
     assert first.status_code == raw.status_code == 200, (first.text, raw.text)
     results = first.json()["results"]
     assert first.json()["model"] == "tiny-ce"

@@ -10,7 +10,6 @@ import math
 import re
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e
 from model_serving.serve import CONFIG_DIR, ConfigError, check_config, load_config
 from services.models.embedder import HttpEmbedder, LocalEmbedder
 from services.models.http import ModelRequestError
-from tests.serving import Served, ray_serving
+from tests.serving import Served
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,9 +35,9 @@ GPU_CONFIG = CONFIG_DIR / "embed-bge-m3-gpu.yaml"
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    with ray_serving(CPU_CONFIG, timeout_s=120) as serving:
-        yield serving
+def served(cpu_models: Served) -> Served:
+    """The embed app of the CPU profile (tests/integration/serving/conftest.py)."""
+    return Served(f"{cpu_models.url}/embed", cpu_models.timings)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,12 @@ from redis.asyncio import Redis
 pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e '.[serving,llm]'")
 pytest.importorskip("vllm", reason="needs the llm extra: pip install -e '.[llm]'")
 
-from model_serving.serve import CONFIG_DIR
 from services.agent.graph import PLAN_SCHEMA, build_graph
 from services.agent.wiring import agent_deps, ask_inprocess, new_state
 from services.extract_graph.llm_extractor import LLMGraphExtractor, bounded_schema
 from services.models.embedder import HttpEmbedder
 from services.models.llm import HttpChatModel
-from tests.serving import Served, ray_serving
+from tests.serving import Served
 from tests.support import IndexedStores, examples_indexed_inprocess
 
 pytestmark = [
@@ -42,9 +41,9 @@ MODEL = "SmolLM2-135M-Instruct"
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    with ray_serving(CONFIG_DIR / "cpu.yaml", timeout_s=300) as serving:
-        yield serving
+def served(cpu_models: Served) -> Served:
+    """The CPU profile (tests/integration/serving/conftest.py)."""
+    return cpu_models
 
 
 @pytest.fixture
