@@ -128,13 +128,21 @@ class Run:
 
 
 class Tap:
-    """Records, per request, when the gateway published it and every ReplyEvent's ``emitted_at`` and
-    arrival on the gateway's event loop, by wrapping two methods of one Gateway instance."""
+    """Records, per request, when the gateway published it and every ReplyEvent's ``emitted_at``, its
+    decoding on the gateway's consumer thread and its arrival on the gateway's event loop, by wrapping
+    two methods of one Gateway instance and its codec's ``decode``."""
 
     def __init__(self, gateway: Any) -> None:
         self.published: dict[str, tuple[float, float]] = {}  # rid -> (produce called, delivery report)
         self.events: dict[str, dict[int, tuple[str, str | None, float, float]]] = {}
-        publish, on_events = gateway._publish, gateway._on_events
+        self.fetched: dict[tuple[str, int], float] = {}  # (rid, seq) -> decoded on the consumer thread
+        publish, on_events, decode = gateway._publish, gateway._on_events, gateway.codec.decode
+
+        def tapped_decode(data: bytes, model: Any, topic: str) -> Any:
+            record = decode(data, model, topic)
+            if hasattr(record, "seq"):
+                self.fetched.setdefault((record.request_id, record.seq), time.time())
+            return record
 
         async def tapped_publish(state: Any) -> None:
             t0 = time.time()
@@ -151,10 +159,12 @@ class Tap:
 
         gateway._publish = tapped_publish
         gateway._on_events = tapped_on_events
+        gateway.codec.decode = tapped_decode
 
     def clear(self) -> None:
         self.published.clear()
         self.events.clear()
+        self.fetched.clear()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,6 +300,13 @@ def hop_segments(local: list[Run], remote: list[Run], tap: Tap) -> list[tuple[st
         segs["reply hop, every event: emitted -> gateway loop"][1].extend(
             arr - at for _t, _s, at, arr in events
         )
+        add("  emitted -> decoded on the gateway's consumer thread", None, None)
+        add("  consumer thread -> gateway loop", None, None)
+        for seq, (_t, _s, at, arr) in tap.events.get(r.request_id, {}).items():
+            fetched = tap.fetched.get((r.request_id, seq))
+            if fetched is not None:
+                segs["  emitted -> decoded on the gateway's consumer thread"][1].append(fetched - at)
+                segs["  consumer thread -> gateway loop"][1].append(arr - fetched)
     return [(name, a, b) for name, (a, b) in segs.items()]
 
 
@@ -560,7 +577,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "================================",
         "machine:  " + ", ".join(f"{k} {v}" for k, v in mach.items()),
         "stack:    run_stack on Tansu memory://, examples/docs indexed (6 docs), cache_answers=False,"
-        f" partitions {settings.kafka.partitions}, agent workers + gateway + clients in this one process",
+        f" partitions {settings.kafka.partitions}, agent_concurrency {settings.kafka.agent_concurrency},"
+        " agent workers + gateway + clients in this one process",
         "start-up (not timed): " + ", ".join(f"{k} {v:.1f}s" for k, v in startup.items()),
         "",
         f"1. sequential, {args.questions} questions ({len(QUESTIONS)} distinct, repeated), each in-process"
@@ -598,6 +616,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "broker": "Tansu memory://",
             "partitions": settings.kafka.partitions,
+            "agent_concurrency": settings.kafka.agent_concurrency,
             "cache_answers": False,
             "questions": list(QUESTIONS),
             "n_questions": args.questions,

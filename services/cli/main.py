@@ -149,12 +149,7 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
             stack.names,
             settings.gateway_secret(),
             redis,
-            config=GatewayConfig(
-                host=gw_settings.host,
-                port=gw_settings.port,
-                rate_capacity=gw_settings.rate_capacity,
-                rate_per_s=gw_settings.rate_per_s,
-            ),
+            config=GatewayConfig.from_settings(gw_settings),
         )
         await gateway.start()
         admin_url = f"http://{settings.admin_host}:{bound}"

@@ -31,6 +31,7 @@ class ErrorCode:
     GAP = "gap"  # resume asked for events the gateway no longer keeps
     UNAVAILABLE = "unavailable"  # the question could not be published; safe to ask again
     AGENT_ERROR = "agent_error"  # the agent failed the request (an ERROR reply event)
+    AGENT_TIMEOUT = "agent_timeout"  # the agent sent nothing for request_timeout_s; the request is closed
 
 
 class ProtocolError(Exception):

@@ -8,6 +8,10 @@ is read by another. Everything else runs on the event loop, where ``_on_events``
 event without awaiting: into the request's replay log and, when a socket holds the request, onto that
 socket's bounded send queue. A full queue closes that socket with 1013; the log keeps the events so a
 ``resume`` from a new socket continues without gaps or duplicates.
+
+A request whose agent stays silent for ``request_timeout_s`` is ended by the gateway with an error
+event (``agent_timeout``). Prometheus metrics (sockets, requests by outcome, time to first token and to
+final, rate-limited asks) are served at ``GET /metrics`` on the websocket port.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from redis.asyncio import Redis
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -34,6 +39,7 @@ from websockets.http11 import Request, Response
 
 from services.common.codec import Codec, CodecError, make_codec
 from services.common.messages import AgentState, ChatTurn, ReplyEvent
+from services.common.settings import GatewaySettings
 from services.gateway.auth import AuthError, Principal, verify
 from services.gateway.page import is_websocket, page_response
 from services.gateway.protocol import (
@@ -59,6 +65,28 @@ log = structlog.get_logger("gateway")
 
 CLOSE_TRY_AGAIN_LATER = 1013  # the socket's send queue overflowed: reconnect and resume
 CLOSE_GOING_AWAY = 1001
+
+# Labelled by gateway_id: several gateways may share a process (tests, the embedded stack's registry).
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+OPEN_SOCKETS = Gauge("ragstream_gateway_open_sockets", "Authenticated websockets open", ["gateway"])
+REQUESTS = Counter(
+    "ragstream_gateway_requests_total",
+    "Questions published, by how they ended: answered, agent_error, agent_timeout, unavailable",
+    ["gateway", "outcome"],
+)
+RATE_LIMITED = Counter("ragstream_gateway_rate_limited_total", "Asks refused by the rate limit", ["gateway"])
+TIME_TO_FIRST_TOKEN = Histogram(
+    "ragstream_gateway_time_to_first_token_seconds",
+    "From an ask reaching the gateway to its first token arriving from the agent",
+    ["gateway"],
+    buckets=_LATENCY_BUCKETS,
+)
+TIME_TO_FINAL = Histogram(
+    "ragstream_gateway_time_to_final_seconds",
+    "From an ask reaching the gateway to its final answer arriving from the agent",
+    ["gateway"],
+    buckets=_LATENCY_BUCKETS,
+)
 
 
 @dataclass
@@ -86,6 +114,22 @@ class GatewayConfig:
     close_timeout_s: float = 2.0
     compression: str | None = None  # "deflate" to enable permessage-deflate
     fetch_max_wait_ms: int = 5  # reply consumer long-poll; bounds the reply hop's latency on Tansu
+    # Batching the questions' produce would add this much to every time to first token.
+    producer_linger_ms: float = 0.0
+    # The agent sent nothing for this long: the client gets error agent_timeout and the request ends.
+    request_timeout_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings, **overrides: Any) -> GatewayConfig:
+        """The configurable part from ``Settings().gateway`` (``RAGSTREAM_GATEWAY__*``)."""
+        values: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "rate_capacity": settings.rate_capacity,
+            "rate_per_s": settings.rate_per_s,
+            "request_timeout_s": settings.request_timeout_s,
+        }
+        return cls(**(values | overrides))
 
 
 @dataclass
@@ -105,6 +149,9 @@ class _Request:
     done: bool = False
     touched: float = field(default_factory=time.monotonic)
     holder: _Client | None = None
+    asked_at: float = field(default_factory=time.monotonic)  # the ask reached the gateway
+    heard_at: float = field(default_factory=time.monotonic)  # published, or the agent's last event
+    first_token: bool = False
 
     @property
     def end(self) -> int:
@@ -320,7 +367,7 @@ class Gateway:
                 "bootstrap.servers": self.bootstrap,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 2,
+                "linger.ms": self.config.producer_linger_ms,
                 "client.id": f"gateway-{self.gateway_id}",
             }
         )
@@ -413,23 +460,46 @@ class Gateway:
             if req is None:
                 log.debug("reply for an unknown request dropped", request_id=event.request_id)
                 continue
-            if event.seq <= req.last_seq:
-                continue  # a redelivery
-            frame = dump(from_reply(event))
-            req.events.append((event.seq, frame))
-            req.last_seq = event.seq
-            req.touched = now
-            if event.type in ("FINAL", "ERROR"):
-                req.done = True
-            self._requests.move_to_end(req.request_id)
-            holder = req.holder
-            while len(req.events) > self.config.max_events_per_request:
-                req.dropped_upto = req.events.popleft()[0]
-                req.base += 1
-            if holder is None:
-                continue
-            if not holder.add_lag(frame) or holder.cursors.get(req.request_id, req.end) < req.base:
-                self._overflow(holder)
+            if event.seq <= req.last_seq or req.done:
+                continue  # a redelivery, or late for a request already ended (e.g. timed out)
+            if event.type == "TOKEN" and not req.first_token:
+                req.first_token = True
+                TIME_TO_FIRST_TOKEN.labels(self.gateway_id).observe(now - req.asked_at)
+            elif event.type == "FINAL":
+                TIME_TO_FINAL.labels(self.gateway_id).observe(now - req.asked_at)
+                REQUESTS.labels(self.gateway_id, "answered").inc()
+            elif event.type == "ERROR":
+                REQUESTS.labels(self.gateway_id, "agent_error").inc()
+            self._append(req, event.seq, dump(from_reply(event)), event.type in ("FINAL", "ERROR"), now)
+
+    def _append(self, req: _Request, seq: int, frame: str, last: bool, now: float) -> None:
+        """One event into the request's log and, when a socket holds it, towards that socket."""
+        req.events.append((seq, frame))
+        req.last_seq = seq
+        req.touched = req.heard_at = now
+        req.done = last
+        self._requests.move_to_end(req.request_id)
+        holder = req.holder
+        while len(req.events) > self.config.max_events_per_request:
+            req.dropped_upto = req.events.popleft()[0]
+            req.base += 1
+        if holder is None:
+            return
+        if not holder.add_lag(frame) or holder.cursors.get(req.request_id, req.end) < req.base:
+            self._overflow(holder)
+
+    def _time_out(self, req: _Request, now: float) -> None:
+        """End a request whose agent went silent: an error event with the next seq, like the agent's own."""
+        seq = req.last_seq + 1
+        error = Error(
+            request_id=req.request_id,
+            seq=seq,
+            code=ErrorCode.AGENT_TIMEOUT,
+            message=f"the agent sent nothing for {self.config.request_timeout_s:g}s; the request is closed",
+        )
+        REQUESTS.labels(self.gateway_id, "agent_timeout").inc()
+        log.warning("request timed out", request_id=req.request_id, last_seq=req.last_seq)
+        self._append(req, seq, dump(error), True, now)
 
     def _send(self, client: _Client, msg: ServerMessage) -> None:
         if not client.overflowed:
@@ -495,10 +565,15 @@ class Gateway:
         self._requests.pop(rid, None)
 
     async def _sweep(self) -> None:
-        period = max(0.05, min(1.0, self.config.retention_s / 4))
+        cfg = self.config
+        period = max(0.05, min(1.0, cfg.retention_s / 4, cfg.request_timeout_s / 4))
         while True:
             await asyncio.sleep(period)
-            cutoff = time.monotonic() - self.config.retention_s
+            now = time.monotonic()
+            silent_since = now - cfg.request_timeout_s
+            for req in [r for r in self._requests.values() if not r.done and r.heard_at < silent_since]:
+                self._time_out(req, now)
+            cutoff = now - cfg.retention_s
             stale = [r.request_id for r in self._requests.values() if r.touched < cutoff and r.holder is None]
             for rid in stale:
                 self._forget(rid)
@@ -518,6 +593,11 @@ class Gateway:
             if self.ready:
                 return conn.respond(HTTPStatus.OK, "ready\n")
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "not ready\n")
+        if path == "/metrics":
+            response = conn.respond(HTTPStatus.OK, generate_latest().decode())
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
         if not is_websocket(request) and (page := page_response(path)) is not None:
             return page  # the web chat (GET / and /static/...)
         try:
@@ -534,6 +614,7 @@ class Gateway:
             return
         client = _Client(ws, who, self.config.send_queue_frames, self.config.send_queue_bytes)
         self._clients.add(client)
+        OPEN_SOCKETS.labels(self.gateway_id).inc()
         sender = asyncio.create_task(self._sender(client))
         try:
             async for frame in ws:
@@ -545,6 +626,7 @@ class Gateway:
         finally:
             self._release(client)
             self._clients.discard(client)
+            OPEN_SOCKETS.labels(self.gateway_id).dec()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
@@ -579,6 +661,7 @@ class Gateway:
             self._send(client, Error(code="internal", message="internal error"))
 
     async def _ask(self, client: _Client, msg: Ask) -> None:
+        asked_at = time.monotonic()
         principal = client.principal
         try:
             allowed, retry_after = await self.limiter.allow(principal.tenant, principal.user)
@@ -588,6 +671,7 @@ class Gateway:
             )
             allowed, retry_after = self.config.rate_limit_fail_open, 1.0
         if not allowed:
+            RATE_LIMITED.labels(self.gateway_id).inc()
             self._send(
                 client,
                 Error(
@@ -598,7 +682,7 @@ class Gateway:
             )
             return
         rid = uuid.uuid4().hex
-        req = _Request(rid, principal)
+        req = _Request(rid, principal, asked_at=asked_at)
         self._remember(req)  # before publishing: replies may arrive before the delivery report
         state = AgentState(
             request_id=rid,
@@ -614,9 +698,11 @@ class Gateway:
             await self._publish(state)
         except Exception as exc:
             self._forget(rid)
+            REQUESTS.labels(self.gateway_id, "unavailable").inc()
             log.warning("publishing a question failed", error=repr(exc))
             self._send(client, Error(code=ErrorCode.UNAVAILABLE, message="could not submit the question"))
             return
+        req.heard_at = time.monotonic()  # the agent's silence counts from here
         self._send(client, Accepted(request_id=rid))
         if not client.overflowed:
             self._hold(req, client, -1)

@@ -54,6 +54,7 @@ class Responder:
                 "bootstrap.servers": bootstrap,
                 "group.id": f"responder-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
+                "fetch.wait.max.ms": 10,  # Tansu answers an empty fetch only when this expires
             }
         )
         meta = self.consumer.list_topics(self.topic, timeout=15).topics[self.topic]
@@ -430,3 +431,74 @@ async def test_finished_requests_expire_after_retention(
         await asyncio.sleep(2.0)
         await ws.send(json.dumps({"type": "resume", "request_id": rid}))
         assert (await recv(ws))["code"] == "not_found"
+
+
+async def test_silent_agent_times_out_with_an_error_event_that_ends_the_request(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """After request_timeout_s without an event the client gets error agent_timeout (next seq) and
+    the request is closed: events the agent sends later never reach the client."""
+    gw = await start_gateway(request_timeout_s=1.0)
+    gate = responder.gate("stuck")
+    async with dial(gw, token()) as ws:
+        started = time.monotonic()
+        rid = await ask(ws, "n=3 gate=stuck at=2")
+        events = await until_final(ws, timeout=10)
+        waited = time.monotonic() - started
+        assert [e["type"] for e in events] == ["status", "status", "error"]
+        error = events[-1]
+        assert (error["code"], error["request_id"], error["seq"]) == ("agent_timeout", rid, 2)
+        assert 1.0 <= waited < 4.0
+        gate.set()  # the agent wakes up and sends the rest: too late
+        await asyncio.sleep(0.5)
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+        await ws.send(json.dumps({"type": "resume", "request_id": rid}))
+        assert (await recv(ws))["type"] == "resumed"
+        assert await until_final(ws) == events  # the log ends with the timeout too
+
+
+def scrape(gw: Gateway) -> dict[str, float]:
+    """The gateway's own series from its /metrics, as {"name{label=value,...}": value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{gw.port}/metrics").text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            if labels.pop("gateway", None) == gw.gateway_id:
+                extra = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+                found[f"{sample.name}{{{extra}}}"] = sample.value
+    return found
+
+
+async def test_metrics_count_sockets_outcomes_latencies_and_rate_limits(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """GET /metrics (Prometheus text) counts open sockets, answered and timed-out requests, time to
+    first token and to final, and rate-limited asks, for this gateway instance."""
+    gw = await start_gateway(rate_capacity=3, rate_per_s=60, request_timeout_s=1.0)
+    responder.gate("never")
+    response = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{gw.port}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    async with dial(gw, token(user="dora")) as ws, dial(gw, token(user="dora")):
+        assert (await asyncio.to_thread(scrape, gw))["ragstream_gateway_open_sockets{}"] == 2
+        for question in ("n=3", "n=2"):
+            await ask(ws, question)
+            assert (await until_final(ws))[-1]["type"] == "final"
+        await ask(ws, "n=2 gate=never at=0")
+        assert (await until_final(ws))[-1]["code"] == "agent_timeout"
+        await ws.send(json.dumps({"type": "ask", "question": "n=1"}))
+        assert (await recv(ws))["code"] == "rate_limited"
+    await asyncio.sleep(0.2)  # the server side notices the closed sockets
+    m = await asyncio.to_thread(scrape, gw)
+    assert m["ragstream_gateway_open_sockets{}"] == 0
+    assert m["ragstream_gateway_requests_total{outcome=answered}"] == 2
+    assert m["ragstream_gateway_requests_total{outcome=agent_timeout}"] == 1
+    assert m["ragstream_gateway_rate_limited_total{}"] == 1
+    assert m["ragstream_gateway_time_to_first_token_seconds_count{}"] == 2
+    assert m["ragstream_gateway_time_to_final_seconds_count{}"] == 2
+    assert 0 < m["ragstream_gateway_time_to_final_seconds_sum{}"] < 10
+    assert m["ragstream_gateway_time_to_first_token_seconds_bucket{le=+Inf}"] == 2
