@@ -1,4 +1,4 @@
-"""Backpressure on the real broker: while the embeddings server is absent, too slow, or answering 503,
+"""Backpressure on the real broker: while the embeddings server is absent, too slow, or answering 429/503,
 the embed stage pauses its partitions instead of failing messages; when the server is back every
 document is indexed exactly once and nothing went to a dead-letter topic.
 
@@ -45,9 +45,10 @@ class Flaky:
 
     async def embeddings(self, request: Request) -> Response:
         self.modes_seen.add(self.mode)
-        if self.mode == "busy":
+        if self.mode == "busy":  # saturated: rate-limited and overloaded, in turn
             self.refused += 1
-            return JSONResponse({"error": {"message": "overloaded"}}, status_code=503)
+            status = 429 if self.refused % 2 else 503
+            return JSONResponse({"error": {"message": "overloaded"}}, status_code=status)
         if self.mode == "slow":
             await asyncio.sleep(2.0)  # beyond the client's timeout
         body = await request.json()
@@ -147,9 +148,9 @@ async def test_model_outage_pauses_then_indexes_everything_once(
     server.state.mode = "slow"
     await server.start()
     await until(lambda: "slow" in server.state.modes_seen and embed.pauses >= 4)
-    # 3. a server that refuses with 503 → more pauses
+    # 3. a server that refuses with 429 and 503 → more pauses
     server.state.mode = "busy"
-    await until(lambda: server.state.refused >= 2)
+    await until(lambda: server.state.refused >= 4)
     assert not await asyncio.to_thread(ops.dead_letters, pipe.bootstrap, pipe.names)
     collection = await pipe.vectors.resolve("chunks")
     assert collection is None or await pipe.vectors.count(collection, must={"tenant": TENANT}) == 0
