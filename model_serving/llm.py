@@ -26,9 +26,11 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ray import serve
 from ray.serve import Application
+
+from model_serving.common import BadRequest, build, health_body, models_body, openai_error, stats_body
 
 DEPLOYMENT_NAME = "LLMServer"
 ROLES = ("system", "user", "assistant")
@@ -102,14 +104,6 @@ class LLMSettings(BaseModel):
         else:
             args["gpu_memory_utilization"] = self.gpu_memory_utilization
         return args
-
-
-class BadRequest(ValueError):
-    """A client error, answered with 400 and an OpenAI-style error body."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 class ChatRequest(BaseModel):
@@ -215,11 +209,6 @@ def parse_request(body: bytes, settings: LLMSettings) -> ChatRequest:
         json_schema=json_schema,
         json_object=json_object,
     )
-
-
-def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
 
 
 def _sse(payload: dict[str, Any]) -> str:
@@ -349,9 +338,9 @@ class LLMServer:
             prompt, prompt_tokens = self._prompt(parsed)
             sampling = self._sampling(parsed, final_only=not parsed.stream)
         except BadRequest as exc:
-            return _error(400, str(exc), "invalid_request_error", exc.param)
+            return openai_error(400, str(exc), "invalid_request_error", exc.param)
         except ValueError as exc:  # vLLM rejected the parameters (e.g. an unsupported schema)
-            return _error(400, str(exc), "invalid_request_error")
+            return openai_error(400, str(exc), "invalid_request_error")
         self._requests += 1
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
@@ -366,7 +355,7 @@ class LLMServer:
             async for delta, count, finish in self._deltas(prompt, sampling, request_id):
                 text, tokens, reason = text + delta, tokens + count, finish
         except Exception as exc:  # the engine failed, not the client
-            return _error(500, f"generation failed: {type(exc).__name__}: {exc}", "server_error")
+            return openai_error(500, f"generation failed: {type(exc).__name__}: {exc}", "server_error")
         return JSONResponse(
             {
                 "id": request_id,
@@ -423,40 +412,27 @@ class LLMServer:
 
     @api.get("/v1/models")
     async def models(self) -> Response:
-        card = {
-            "id": self.settings.served_model_name,
-            "object": "model",
-            "owned_by": "ragstream",
-            "max_model_len": self.settings.max_model_len,
-        }
-        return JSONResponse({"object": "list", "data": [card]})
+        return models_body(self.settings.served_model_name, max_model_len=self.settings.max_model_len)
 
     @api.get("/healthz")
     async def healthz(self) -> Response:
-        if self._engine is None:
-            return JSONResponse({"status": "loading"}, status_code=503)
-        return JSONResponse(
-            {
-                "status": "ok",
-                "model": self.settings.served_model_name,
-                "device": self.settings.device,
-                "dtype": self.settings.dtype,
-                "max_model_len": self.settings.max_model_len,
-            }
+        return health_body(
+            self._engine is not None,
+            model=self.settings.served_model_name,
+            device=self.settings.device,
+            dtype=self.settings.dtype,
+            max_model_len=self.settings.max_model_len,
         )
 
     @api.get("/stats")
     async def stats(self) -> Response:
         ttft = sorted(self._ttft_ms)
-        return JSONResponse(
-            {
-                "replica": serve.get_replica_context().replica_id.unique_id,
-                "uptime_s": round(time.time() - self._started, 3),
-                "requests": self._requests,
-                "aborted": self._aborted,
-                "completion_tokens": self._completion_tokens,
-                "ttft_ms_p50": ttft[len(ttft) // 2] if ttft else None,
-            }
+        return stats_body(
+            self._started,
+            requests=self._requests,
+            aborted=self._aborted,
+            completion_tokens=self._completion_tokens,
+            ttft_ms_p50=ttft[len(ttft) // 2] if ttft else None,
         )
 
 
@@ -502,12 +478,7 @@ def check_resources(settings: LLMSettings, deployment: Any) -> tuple[list[str], 
 
 def build_app(args: dict[str, Any]) -> Application:
     """Application builder for ``import_path: model_serving.llm:build_app`` with ``args:``."""
-    try:
-        LLMSettings.model_validate(args)
-    except ValidationError as exc:
-        raise ValueError(f"invalid llm args: {exc}") from exc
-    application: Application = LLMServer.bind(**args)  # type: ignore[attr-defined]
-    return application
+    return build(LLMServer, LLMSettings, args, "llm")
 
 
 # ``import_path: model_serving.llm:app``; the settings come from the deployment's user_config.

@@ -33,57 +33,34 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application
 
-from model_serving.embed import BUNDLED_PREFIX, BadRequest, resolve_model_path
+from model_serving.common import (
+    BadRequest,
+    SentenceModelSettings,
+    build,
+    health_body,
+    models_body,
+    openai_error,
+    stats_body,
+)
+from model_serving.embed import BUNDLED_PREFIX, resolve_model_path
 
 DEPLOYMENT_NAME = "Reranker"
 Backend = Literal["cross-encoder", "bi-encoder"]
 
 
-class RerankSettings(BaseModel):
-    """What to serve and how; the same fields for both backends and every device."""
+class RerankSettings(SentenceModelSettings):
+    """What to serve and how; the same fields for both backends and every device (``max_seq_length``
+    limits a (query, passage) pair, or each text for a bi-encoder; a batch holds pairs)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field(
-        "bundled:all-MiniLM-L6-v2",
-        description="a local directory, a Hugging Face id, or 'bundled:all-MiniLM-L6-v2'",
-    )
-    served_model_name: str = "all-MiniLM-L6-v2"
     backend: Backend = "bi-encoder"
-    device: Literal["cpu", "cuda"] = "cpu"
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    max_seq_length: int | None = Field(
-        None, gt=0, description="token limit per pair (per text for a bi-encoder)"
-    )
-    max_batch_size: int = Field(32, gt=0, description="(query, passage) pairs per forward pass")
-    batch_wait_timeout_s: float = Field(0.01, ge=0, description="how long a batch waits to fill")
     max_documents: int = Field(1024, gt=0, description="passages per request")
-    local_files_only: bool = True
-    trust_remote_code: bool = False
-    num_threads: int | None = Field(None, gt=0, description="torch intra-op threads (CPU)")
-
-    @model_validator(mode="after")
-    def _half_precision_needs_gpu(self) -> "RerankSettings":
-        if self.device == "cpu" and self.dtype != "float32":
-            raise ValueError(f"dtype {self.dtype} needs device 'cuda' (CPU kernels are float32)")
-        return self
 
     def load_key(self) -> tuple[Any, ...]:
-        """The fields whose change needs the model to be loaded again."""
-        return (
-            self.model,
-            self.backend,
-            self.device,
-            self.dtype,
-            self.max_seq_length,
-            self.local_files_only,
-            self.trust_remote_code,
-            self.num_threads,
-        )
+        return (*super().load_key(), self.backend)
 
 
 class PairScorer:
@@ -267,11 +244,6 @@ def ranked(scores: list[float]) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
 
 
-def _openai_error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
-
-
 def _tei_error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"error": message, "error_type": kind}, status_code=status)
 
@@ -354,11 +326,11 @@ class Reranker:
         try:
             parsed = parse_rerank(await request.body(), self.settings)
         except BadRequest as exc:
-            return _openai_error(400, str(exc), "invalid_request_error", exc.param)
+            return openai_error(400, str(exc), "invalid_request_error", exc.param)
         try:
             rows = await self._score(parsed)
         except Exception as exc:  # the model failed, not the client
-            return _openai_error(500, f"rerank failed: {type(exc).__name__}: {exc}", "server_error")
+            return openai_error(500, f"rerank failed: {type(exc).__name__}: {exc}", "server_error")
         scores = [normalised for _, normalised, _ in rows]
         order = ranked(scores)[: parsed.top_n]
         results: list[dict[str, Any]] = []
@@ -399,37 +371,29 @@ class Reranker:
 
     @api.get("/v1/models")
     async def models(self) -> Response:
-        card = {"id": self.settings.served_model_name, "object": "model", "owned_by": "ragstream"}
-        return JSONResponse({"object": "list", "data": [card]})
+        return models_body(self.settings.served_model_name)
 
     @api.get("/healthz")
     async def healthz(self) -> Response:
-        if self._scorer is None:
-            return JSONResponse({"status": "loading"}, status_code=503)
-        return JSONResponse(
-            {
-                "status": "ok",
-                "model": self.settings.served_model_name,
-                "backend": self.settings.backend,
-                "device": self.settings.device,
-                "dtype": self.settings.dtype,
-                "max_seq_length": self._scorer.max_seq_length,
-            }
+        return health_body(
+            self._scorer is not None,
+            model=self.settings.served_model_name,
+            backend=self.settings.backend,
+            device=self.settings.device,
+            dtype=self.settings.dtype,
+            max_seq_length=self._scorer.max_seq_length if self._scorer is not None else None,
         )
 
     @api.get("/stats")
     async def stats(self) -> Response:
-        return JSONResponse(
-            {
-                "replica": serve.get_replica_context().replica_id.unique_id,
-                "uptime_s": round(time.time() - self._started, 3),
-                "requests": self._requests,
-                "pairs": self._pairs,
-                "batches": self._batches,
-                "batch_sizes": list(self._batch_sizes),
-                "max_batch_size": self.settings.max_batch_size,
-                "batch_wait_timeout_s": self.settings.batch_wait_timeout_s,
-            }
+        return stats_body(
+            self._started,
+            requests=self._requests,
+            pairs=self._pairs,
+            batches=self._batches,
+            batch_sizes=list(self._batch_sizes),
+            max_batch_size=self.settings.max_batch_size,
+            batch_wait_timeout_s=self.settings.batch_wait_timeout_s,
         )
 
 
@@ -457,12 +421,7 @@ def check_resources(settings: RerankSettings, deployment: Any) -> tuple[list[str
 
 def build_app(args: dict[str, Any]) -> Application:
     """Application builder for ``import_path: model_serving.rerank:build_app`` with ``args:``."""
-    try:
-        RerankSettings.model_validate(args)
-    except ValidationError as exc:
-        raise ValueError(f"invalid rerank args: {exc}") from exc
-    application: Application = Reranker.bind(**args)  # type: ignore[attr-defined]
-    return application
+    return build(Reranker, RerankSettings, args, "rerank")
 
 
 # ``import_path: model_serving.rerank:app``; the settings come from the deployment's user_config.

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -28,6 +29,30 @@ from topics import TopicNames
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 TENANT = "acme"
+
+
+@contextlib.asynccontextmanager
+async def loopback_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (a free port unless given) for the block; yields
+    its base URL. A real HTTP server: the tests' stand-in for model servers and search services."""
+    import asyncio
+
+    import uvicorn
+
+    from services.common.tansu import free_port
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # the server failed to start: raise its error
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def docker_unavailable() -> str | None:

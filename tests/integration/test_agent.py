@@ -3,13 +3,11 @@ answers, honest "I don't know", pronoun rewriting from history, tool routes, ten
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,9 +17,8 @@ from services.agent.graph import DONT_KNOW
 from services.agent.wiring import ask_inprocess, compile_agent, new_state
 from services.common import ids
 from services.common.messages import AgentState
-from services.common.tansu import free_port
 from services.publisher import source_uri
-from tests.support import IndexedStores, examples_indexed_inprocess
+from tests.support import IndexedStores, examples_indexed_inprocess, loopback_app
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
@@ -155,22 +152,14 @@ async def test_web_search_only_when_configured(stores: IndexedStores) -> None:
         ]
         return JSONResponse({"query": queries[-1], "results": results})
 
-    port = free_port()
     app = Starlette(routes=[Route("/search", searx)])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # the server failed to start: raise its error
-        await asyncio.sleep(0.02)
-    web = WebSearch(f"http://127.0.0.1:{port}")
-    try:
-        deps = agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks", web_search=web)
-        state, _ = await ask(build_graph(deps), "search the web for Helios Labs")
-    finally:
-        await web.close()
-        server.should_exit = True
-        await task
+    async with loopback_app(app) as url:
+        web = WebSearch(url)
+        try:
+            deps = agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks", web_search=web)
+            state, _ = await ask(build_graph(deps), "search the web for Helios Labs")
+        finally:
+            await web.close()
     assert queries == ["Helios Labs"]
     assert state.steps == ["plan", "tool", "respond"]
     assert state.answer == (

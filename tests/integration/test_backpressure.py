@@ -8,13 +8,13 @@ the real one (Tansu, qdrant-edge, FalkorDB); only the server's health changes du
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +26,7 @@ from services.common.tansu import free_port
 from services.models.embedder import HttpEmbedder, LocalEmbedder
 from services.pipeline import run_pipeline
 from services.publisher import DocumentPublisher, OutcomeWatcher
+from tests.support import loopback_app
 from topics import TopicNames
 
 pytestmark = pytest.mark.integration
@@ -60,26 +61,18 @@ class Flaky:
 
 @dataclass
 class Server:
+    """The flaky server on a fixed port, started mid-test (until then nothing listens there)."""
+
     state: Flaky
     port: int
-    task: asyncio.Task[None] | None = None
-    server: uvicorn.Server | None = None
+    running: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def start(self) -> None:
         app = Starlette(routes=[Route("/v1/embeddings", self.state.embeddings, methods=["POST"])])
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-            await asyncio.sleep(0.02)
+        await self.running.enter_async_context(loopback_app(app, self.port))
 
     async def stop(self) -> None:
-        if self.server is not None and self.task is not None:
-            self.server.should_exit = True
-            await self.task
+        await self.running.aclose()
 
 
 def documents(root: Path, n: int) -> list[Path]:

@@ -3,13 +3,11 @@ MiniLM vectors: same vectors as in-process, batching, retries on 429/503, and a 
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,6 +15,7 @@ from starlette.routing import Route
 
 from services.common.tansu import free_port
 from services.models.embedder import HttpEmbedder, LocalEmbedder, ModelUnavailable
+from tests.support import loopback_app
 
 pytestmark = pytest.mark.integration
 
@@ -44,18 +43,10 @@ class EmbeddingsServer:
 async def server() -> AsyncIterator[EmbeddingsServer]:
     """A uvicorn server on a free loopback port."""
     state = EmbeddingsServer(LocalEmbedder())
-    port = free_port()
     app = Starlette(routes=[Route("/v1/embeddings", state.embeddings, methods=["POST"])])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        if task.done():
-            task.result()  # the server failed to start: raise its error
-        await asyncio.sleep(0.02)
-    state.url = f"http://127.0.0.1:{port}"
-    yield state
-    srv.should_exit = True
-    await task
+    async with loopback_app(app) as url:
+        state.url = url
+        yield state
 
 
 async def test_remote_vectors_equal_in_process_vectors_in_order(server: EmbeddingsServer) -> None:

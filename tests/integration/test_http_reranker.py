@@ -4,12 +4,10 @@ failure when the server stays down, and no retry of a client error."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +23,7 @@ from services.models.reranker import (
     RerankError,
     reranker_from_settings,
 )
+from tests.support import loopback_app
 
 pytestmark = pytest.mark.integration
 
@@ -72,18 +71,10 @@ class RerankServer:
 async def server() -> AsyncIterator[RerankServer]:
     """A uvicorn server on a free loopback port."""
     state = RerankServer(LocalReranker())
-    port = free_port()
     app = Starlette(routes=[Route("/v1/rerank", state.rerank, methods=["POST"])])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        if task.done():
-            task.result()  # the server failed to start: raise its error
-        await asyncio.sleep(0.02)
-    state.url = f"http://127.0.0.1:{port}"
-    yield state
-    srv.should_exit = True
-    await task
+    async with loopback_app(app) as url:
+        state.url = url
+        yield state
 
 
 @pytest.fixture(autouse=True)
