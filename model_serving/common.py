@@ -1,9 +1,12 @@
-"""What the model apps share: the OpenAI-style client error, its JSON body, the replica's stats
-header and the application builder for ``import_path: model_serving.<app>:build_app`` with ``args:``."""
+"""What the model apps share: the sentence-transformers settings and replica lifecycle (embed,
+rerank), the OpenAI-style client error, the /stats, /healthz and /v1/models bodies, and the
+application builder for ``import_path: model_serving.<app>:build_app`` with ``args:``."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import deque
 from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
@@ -98,3 +101,71 @@ def build(deployment: Any, settings: type[BaseModel], args: dict[str, Any], what
         raise ValueError(f"invalid {what} args: {exc}") from exc
     application: Application = deployment.bind(**args)
     return application
+
+
+class BatchedReplica:
+    """The lifecycle a sentence-transformers replica (embed, rerank) shares: settings from constructor
+    arguments or the serve config's ``user_config``, the model loaded in a thread under a lock (on the
+    first request or health check at the latest), ``@serve.batch`` knobs applied from the settings, and
+    a reload only when a field of ``load_key()`` changed.
+
+    A subclass sets ``settings_class`` and implements ``_load_sync`` (sets what ``_is_loaded`` checks)
+    and ``_batcher`` (its ``@serve.batch`` method)."""
+
+    settings_class: type[SentenceModelSettings]
+
+    def _init_lifecycle(self, settings: dict[str, Any]) -> None:
+        self._base: dict[str, Any] = dict(settings)
+        self.settings: Any = self.settings_class.model_validate(self._base)
+        self._loaded_key: tuple[Any, ...] | None = None
+        self._load_lock = asyncio.Lock()
+        self._requests = 0
+        self._batches = 0
+        self._batch_sizes: deque[int] = deque(maxlen=1024)
+        self._started = time.time()
+        if settings:
+            # Constructor arguments (build_app) are the whole configuration: load now, so the
+            # replica is only ready once the model is. A serve config's user_config arrives through
+            # reconfigure() instead, before the replica is marked ready.
+            self._load(self.settings)
+
+    def _load_sync(self, settings: Any) -> None:
+        raise NotImplementedError
+
+    def _is_loaded(self) -> bool:
+        raise NotImplementedError
+
+    def _batcher(self) -> Any:
+        raise NotImplementedError
+
+    def _load(self, settings: Any) -> None:
+        self._load_sync(settings)
+        self._loaded_key = settings.load_key()
+        self._apply_batching(settings)
+
+    def _apply_batching(self, settings: Any) -> None:
+        batcher = self._batcher()  # serve.batch's wrapper carries these setters
+        batcher.set_max_batch_size(settings.max_batch_size)
+        batcher.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+
+    async def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Apply a user_config: batch knobs change in place; model fields reload the model."""
+        settings = self.settings_class.model_validate({**self._base, **(user_config or {})})
+        async with self._load_lock:
+            if not self._is_loaded() or settings.load_key() != self._loaded_key:
+                await asyncio.to_thread(self._load, settings)
+            self._apply_batching(settings)
+            self.settings = settings
+
+    async def _ensure_loaded(self) -> None:
+        if not self._is_loaded():
+            async with self._load_lock:
+                if not self._is_loaded():
+                    await asyncio.to_thread(self._load, self.settings)
+
+    async def check_health(self) -> None:
+        await self._ensure_loaded()
+
+    def _count_batch(self, size: int) -> None:
+        self._batches += 1
+        self._batch_sizes.append(size)

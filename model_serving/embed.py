@@ -18,8 +18,6 @@ loaded) and ``GET /stats`` (batch sizes this replica has run; for tests and tuni
 import asyncio
 import base64
 import json
-import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from ray.serve import Application
 
 from model_serving.common import (
     BadRequest,
+    BatchedReplica,
     SentenceModelSettings,
     build,
     health_body,
@@ -139,58 +138,26 @@ api = FastAPI(title="ragstream embed", docs_url=None, redoc_url=None)
 
 @serve.deployment(name=DEPLOYMENT_NAME, max_ongoing_requests=64, health_check_period_s=10)
 @serve.ingress(api)
-class Embedder:
+class Embedder(BatchedReplica):
     """One replica: one model, one forward pass at a time, batches filled across requests."""
 
+    settings_class = EmbedSettings
+
     def __init__(self, **settings: Any) -> None:
-        self._base: dict[str, Any] = dict(settings)
-        self.settings = EmbedSettings.model_validate(self._base)
         self._model: Any = None
-        self._loaded_key: tuple[Any, ...] | None = None
         self.dim = 0
-        self._load_lock = asyncio.Lock()
-        self._requests = 0
         self._texts = 0
-        self._batches = 0
-        self._batch_sizes: deque[int] = deque(maxlen=1024)
-        self._started = time.time()
-        if settings:
-            # Constructor arguments (build_app) are the whole configuration: load now, so the
-            # replica is only ready once the model is. A serve config's user_config arrives through
-            # reconfigure() instead, before the replica is marked ready.
-            self._load_sync(self.settings)
-            self._apply_batching(self.settings)
+        self._init_lifecycle(settings)
 
-    # lifecycle ---------------------------------------------------------------------------------
+    # lifecycle (model_serving.common.BatchedReplica) ------------------------------------------
     def _load_sync(self, settings: EmbedSettings) -> None:
-        model, dim = load_model(settings)
-        self._model = model
-        self._loaded_key = settings.load_key()
-        self.dim = dim
+        self._model, self.dim = load_model(settings)
 
-    def _apply_batching(self, settings: EmbedSettings) -> None:
-        batcher: Any = self._embed_batch  # serve.batch's wrapper carries these setters
-        batcher.set_max_batch_size(settings.max_batch_size)
-        batcher.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+    def _is_loaded(self) -> bool:
+        return self._model is not None
 
-    async def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """Apply a user_config: batch knobs change in place; model fields reload the model."""
-        settings = EmbedSettings.model_validate({**self._base, **(user_config or {})})
-        async with self._load_lock:
-            if self._model is None or settings.load_key() != self._loaded_key:
-                await asyncio.to_thread(self._load_sync, settings)
-            self._apply_batching(settings)
-            self.settings = settings
-
-    async def _ensure_loaded(self) -> None:
-        if self._model is None:
-            async with self._load_lock:
-                if self._model is None:
-                    await asyncio.to_thread(self._load_sync, self.settings)
-                    self._apply_batching(self.settings)
-
-    async def check_health(self) -> None:
-        await self._ensure_loaded()
+    def _batcher(self) -> Any:
+        return self._embed_batch
 
     # batching ----------------------------------------------------------------------------------
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
@@ -207,8 +174,7 @@ class Embedder:
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
     async def _embed_batch(self, texts: list[str]) -> list[tuple[np.ndarray, int]]:
         vectors, tokens = await asyncio.to_thread(self._encode, texts)
-        self._batches += 1
-        self._batch_sizes.append(len(texts))
+        self._count_batch(len(texts))
         return list(zip(vectors, tokens, strict=True))
 
     # routes ------------------------------------------------------------------------------------

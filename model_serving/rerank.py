@@ -24,9 +24,7 @@ is loaded) and ``GET /stats``. Bad input is a 400: an OpenAI-style error body on
 import asyncio
 import json
 import math
-import time
 import uuid
-from collections import deque
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +37,7 @@ from ray.serve import Application
 
 from model_serving.common import (
     BadRequest,
+    BatchedReplica,
     SentenceModelSettings,
     build,
     health_body,
@@ -253,64 +252,37 @@ api = FastAPI(title="ragstream rerank", docs_url=None, redoc_url=None)
 
 @serve.deployment(name=DEPLOYMENT_NAME, max_ongoing_requests=64, health_check_period_s=10)
 @serve.ingress(api)
-class Reranker:
+class Reranker(BatchedReplica):
     """One replica: one model, one forward pass at a time, batches of pairs filled across requests."""
 
-    def __init__(self, **settings: Any) -> None:
-        self._base: dict[str, Any] = dict(settings)
-        self.settings = RerankSettings.model_validate(self._base)
-        self._scorer: PairScorer | None = None
-        self._loaded_key: tuple[Any, ...] | None = None
-        self._load_lock = asyncio.Lock()
-        self._requests = 0
-        self._pairs = 0
-        self._batches = 0
-        self._batch_sizes: deque[int] = deque(maxlen=1024)
-        self._started = time.time()
-        if settings:
-            # Constructor arguments (build_app) are the whole configuration: load now; a serve
-            # config's user_config arrives through reconfigure() instead (see model_serving.embed).
-            self._load_sync(self.settings)
-            self._apply_batching(self.settings)
+    settings_class = RerankSettings
 
-    # lifecycle ---------------------------------------------------------------------------------
+    def __init__(self, **settings: Any) -> None:
+        self._scorer: PairScorer | None = None
+        self._pairs = 0
+        self._init_lifecycle(settings)
+
+    # lifecycle (model_serving.common.BatchedReplica) ------------------------------------------
     def _load_sync(self, settings: RerankSettings) -> None:
         self._scorer = PairScorer(settings)
-        self._loaded_key = settings.load_key()
 
-    def _apply_batching(self, settings: RerankSettings) -> None:
-        batcher: Any = self._score_batch  # serve.batch's wrapper carries these setters
-        batcher.set_max_batch_size(settings.max_batch_size)
-        batcher.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+    def _is_loaded(self) -> bool:
+        return self._scorer is not None
 
-    async def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """Apply a user_config: batch knobs change in place; model fields reload the model."""
-        settings = RerankSettings.model_validate({**self._base, **(user_config or {})})
-        async with self._load_lock:
-            if self._scorer is None or settings.load_key() != self._loaded_key:
-                await asyncio.to_thread(self._load_sync, settings)
-            self._apply_batching(settings)
-            self.settings = settings
+    def _batcher(self) -> Any:
+        return self._score_batch
 
-    async def _ensure_loaded(self) -> PairScorer:
-        if self._scorer is None:
-            async with self._load_lock:
-                if self._scorer is None:
-                    await asyncio.to_thread(self._load_sync, self.settings)
-                    self._apply_batching(self.settings)
+    async def _scorer_ready(self) -> PairScorer:
+        await self._ensure_loaded()
         assert self._scorer is not None
         return self._scorer
-
-    async def check_health(self) -> None:
-        await self._ensure_loaded()
 
     # batching ----------------------------------------------------------------------------------
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
     async def _score_batch(self, pairs: list[tuple[str, str]]) -> list[tuple[float, float, int]]:
-        scorer = await self._ensure_loaded()
+        scorer = await self._scorer_ready()
         rows = await asyncio.to_thread(scorer.score, list(pairs))
-        self._batches += 1
-        self._batch_sizes.append(len(pairs))
+        self._count_batch(len(pairs))
         return rows
 
     async def _score(self, request: RerankRequest) -> list[tuple[float, float, int]]:
