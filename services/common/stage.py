@@ -109,10 +109,15 @@ class StageContext:
             )
         return self._backpressure[stage]
 
-    async def _unavailable(self, stage: str, delivery: Delivery, error: BaseException) -> bool:
+    @staticmethod
+    def holdable(delivery: Delivery) -> bool:
+        """A FastStream message can be rewound and its consumer paused; raw messages cannot."""
+        return hasattr(delivery, "raw_message")
+
+    async def _hold(self, stage: str, delivery: Delivery, error: BaseException | None) -> bool:
         """Hold the delivery (rewind + pause) when a model is unavailable and it can be held; True
-        when it was. Raw messages cannot be rewound: they go the retry/dead-letter way."""
-        if not isinstance(error, ModelUnavailable) or not hasattr(delivery, "raw_message"):
+        when it was. Otherwise the caller dead-letters, after the usual bounded retries."""
+        if not isinstance(error, ModelUnavailable) or not self.holdable(delivery):
             return False
         await self.backpressure(stage).hold(delivery, error)
         return True
@@ -200,26 +205,33 @@ class StageContext:
         return self.codec.decode(value, spec.value, str(raw.topic()))
 
     async def _with_retries(
-        self, stage: str, work: Callable[[], Awaitable[None]]
+        self, stage: str, work: Callable[[], Awaitable[None]], holdable: bool
     ) -> tuple[BaseException | None, int]:
+        """Run ``work`` with bounded retries. Poison returns at once; so does an unavailable model
+        when the delivery can be held (its client already retried; backpressure takes over),
+        otherwise it is retried like any transient error."""
         delay = self.policy.retry_base_delay_s
         for attempt in range(1, self.policy.retry_attempts + 1):
             try:
                 await work()
                 return None, attempt
-            except (PoisonMessage, ModelUnavailable) as exc:
-                # poison never heals; an unavailable model was already retried by its client
+            except PoisonMessage as exc:
                 return exc, attempt
+            except ModelUnavailable as exc:
+                if holdable or attempt == self.policy.retry_attempts:
+                    return exc, attempt
+                delay = await self._retry_pause(stage, attempt, exc, delay)
             except Exception as exc:  # transient until proven otherwise: retry, bounded
                 if attempt == self.policy.retry_attempts:
                     return exc, attempt
-                MESSAGES.labels(stage, "retry").inc()
-                log.warning(
-                    "retrying", stage=stage, attempt=attempt, error=f"{type(exc).__name__}: {exc}"[:300]
-                )
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, self.policy.retry_max_delay_s)
+                delay = await self._retry_pause(stage, attempt, exc, delay)
         raise AssertionError("unreachable")
+
+    async def _retry_pause(self, stage: str, attempt: int, exc: BaseException, delay: float) -> float:
+        MESSAGES.labels(stage, "retry").inc()
+        log.warning("retrying", stage=stage, attempt=attempt, error=f"{type(exc).__name__}: {exc}"[:300])
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        return min(delay * 2, self.policy.retry_max_delay_s)
 
     async def handle_one(
         self, stage: str, spec: TopicSpec, delivery: Delivery, handler: Callable[[Any], Awaitable[None]]
@@ -235,8 +247,8 @@ class StageContext:
         async def attempt() -> None:
             await handler(record)
 
-        error, attempts = await self._with_retries(stage, attempt)
-        if error is not None and await self._unavailable(stage, delivery, error):
+        error, attempts = await self._with_retries(stage, attempt, self.holdable(delivery))
+        if await self._hold(stage, delivery, error):
             MESSAGES.labels(stage, "held").inc()
         elif error is not None:
             await self.dead_letter(stage, spec, raw, error, attempts)
@@ -266,11 +278,12 @@ class StageContext:
             async def whole() -> None:
                 await handler([rec for _, rec in good])
 
-            error, _ = await self._with_retries(stage, whole)
+            holdable = self.holdable(delivery)
+            error, _ = await self._with_retries(stage, whole, holdable)
             if error is None:
                 self.backpressure(stage).ok()
                 MESSAGES.labels(stage, "ok").inc(len(good))
-            elif await self._unavailable(stage, delivery, error):
+            elif await self._hold(stage, delivery, error):
                 # the whole batch waits for the model; an undecodable record in it was dead-lettered
                 # above and will be again on redelivery (a duplicate dead letter, never a loss)
                 MESSAGES.labels(stage, "held").inc(len(good))
@@ -283,7 +296,12 @@ class StageContext:
                     async def alone(rec: Any = rec) -> None:
                         await handler([rec])
 
-                    one_error, attempts = await self._with_retries(stage, alone)
+                    one_error, attempts = await self._with_retries(stage, alone, holdable)
+                    if await self._hold(stage, delivery, one_error):
+                        # the model went away mid-isolation: the whole delivery waits (what was
+                        # already handled is handled again on redelivery; writes are idempotent)
+                        MESSAGES.labels(stage, "held").inc(len(good))
+                        break
                     if one_error is not None:
                         await self.dead_letter(stage, spec, raw, one_error, attempts)
                     else:

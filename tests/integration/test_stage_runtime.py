@@ -17,6 +17,7 @@ from services.common.codec import SingleObjectCodec
 from services.common.messages import DocumentSubmitted
 from services.common.settings import Settings
 from services.common.stage import PoisonMessage, StageContext
+from services.models.http import ModelUnavailable
 from topics import TopicNames
 from topics.admin import ensure_topics
 
@@ -143,6 +144,25 @@ async def test_transient_error_is_retried_then_succeeds(harness: Harness) -> Non
     await harness.broker.start()
     await harness.send_record(submitted(3))
     await harness.until(lambda: harness.handled == ["doc-3"])
+    assert len(calls) == 2
+    assert await asyncio.to_thread(ops.dead_letters, harness.bootstrap, harness.names, topics.INGEST) == []
+
+
+async def test_unavailable_model_on_a_raw_delivery_is_retried_not_dead_lettered(harness: Harness) -> None:
+    """A delivery that cannot be rewound and paused (raw messages, as the agent workers hand over)
+    treats ModelUnavailable as transient: retried, handled once, no dead letter."""
+    calls: list[int] = []
+
+    async def handle(record: DocumentSubmitted) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ModelUnavailable("embeddings server: HTTP 503")
+        harness.handled.append(record.doc_id)
+
+    harness.run(handle)
+    await harness.broker.start()
+    await harness.send_record(submitted(4))
+    await harness.until(lambda: harness.handled == ["doc-4"])
     assert len(calls) == 2
     assert await asyncio.to_thread(ops.dead_letters, harness.bootstrap, harness.names, topics.INGEST) == []
 
