@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import fmt_load, machine
+from bench.ingest import fmt_load, machine, run_and_report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 TENANT = "bench"
@@ -664,17 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.questions < 1 or any(c < 1 for c in args.concurrency):
         parser.error("--questions and --concurrency must be >= 1")
 
-    from services.common import logs
-
-    logs.configure("WARNING", "console")
-    started = time.perf_counter()
-    result = asyncio.run(run(args))
-    result["total_seconds"] = round(time.perf_counter() - started, 1)
-    print(f"total bench time {result['total_seconds']:.0f}s", flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-        print(f"figures written to {args.json}")
+    result = run_and_report(run, args)
     failed = result["sequential"]["errors"] or any(r["errors"] for r in result["concurrency"])
     return 1 if failed else 0
 

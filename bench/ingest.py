@@ -556,6 +556,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def run_and_report(run: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Run a bench's ``run(args)`` with quiet logs, print its total time and write ``--json``."""
+    from services.common import logs
+
+    logs.configure("WARNING", "console")
+    started = time.perf_counter()
+    result: dict[str, Any] = asyncio.run(run(args))
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"total bench time {result['total_seconds']:.0f}s", flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        print(f"figures written to {args.json}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark ingestion: raw embedder, in-process, streaming.")
     parser.add_argument("--docs", type=int, default=200, help="documents in the generated corpus (>= 1)")
@@ -582,17 +598,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.partitions = KafkaSettings().partitions
 
-    from services.common import logs
-
-    logs.configure("WARNING", "console")
-    started = time.perf_counter()
-    result = asyncio.run(run(args))
-    result["total_seconds"] = round(time.perf_counter() - started, 1)
-    print(f"total bench time {result['total_seconds']:.0f}s", flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-        print(f"figures written to {args.json}")
+    result = run_and_report(run, args)
     return 1 if result["warnings"] else 0
 
 

@@ -166,6 +166,18 @@ class BatchedReplica:
     async def check_health(self) -> None:
         await self._ensure_loaded()
 
+    def _stats(self, **counters: Any) -> JSONResponse:
+        """``GET /stats``: requests, the app's own counters, and the batches this replica ran."""
+        return stats_body(
+            self._started,
+            requests=self._requests,
+            **counters,
+            batches=self._batches,
+            batch_sizes=list(self._batch_sizes),
+            max_batch_size=self.settings.max_batch_size,
+            batch_wait_timeout_s=self.settings.batch_wait_timeout_s,
+        )
+
     def _count_batch(self, size: int) -> None:
         self._batches += 1
         self._batch_sizes.append(size)

@@ -36,7 +36,6 @@ from model_serving.common import (
     health_body,
     models_body,
     openai_error,
-    stats_body,
 )
 
 BUNDLED_PREFIX = "bundled:"
@@ -226,15 +225,7 @@ class Embedder(BatchedReplica):
 
     @api.get("/stats")
     async def stats(self) -> Response:
-        return stats_body(
-            self._started,
-            requests=self._requests,
-            texts=self._texts,
-            batches=self._batches,
-            batch_sizes=list(self._batch_sizes),
-            max_batch_size=self.settings.max_batch_size,
-            batch_wait_timeout_s=self.settings.batch_wait_timeout_s,
-        )
+        return self._stats(texts=self._texts)
 
 
 SETTINGS = EmbedSettings

@@ -43,7 +43,6 @@ from model_serving.common import (
     health_body,
     models_body,
     openai_error,
-    stats_body,
 )
 from model_serving.embed import BUNDLED_PREFIX, resolve_model_path
 
@@ -358,15 +357,7 @@ class Reranker(BatchedReplica):
 
     @api.get("/stats")
     async def stats(self) -> Response:
-        return stats_body(
-            self._started,
-            requests=self._requests,
-            pairs=self._pairs,
-            batches=self._batches,
-            batch_sizes=list(self._batch_sizes),
-            max_batch_size=self.settings.max_batch_size,
-            batch_wait_timeout_s=self.settings.batch_wait_timeout_s,
-        )
+        return self._stats(pairs=self._pairs)
 
 
 SETTINGS = RerankSettings
