@@ -242,7 +242,8 @@ async def run_stack(
 
         redis = settings.redis()
         outer.push_async_callback(redis.aclose)
-        cache = SemanticCache(redis, prefix=f"ragstream:{names.prefix}") if settings.cache_answers else None
+        prefix = f"ragstream:{settings.deployment()}:{names.prefix}"
+        cache = SemanticCache(redis, prefix=prefix) if settings.cache_answers else None
         alias = settings.stores.collection_alias
         from services.models.llm import chat_model_from
         from services.models.reranker import reranker_from_settings

@@ -74,15 +74,18 @@ class IndexedStores:
 
 
 @contextlib.asynccontextmanager
-async def examples_indexed_inprocess(root: Path, tenant: str = TENANT) -> AsyncIterator[IndexedStores]:
-    """examples/docs run through the in-process stages into qdrant-edge and a FalkorDB child."""
+async def examples_indexed_inprocess(
+    root: Path, tenant: str = TENANT, files: list[Path] | None = None
+) -> AsyncIterator[IndexedStores]:
+    """examples/docs (or ``files``) run through the in-process stages into qdrant-edge and a
+    FalkorDB child."""
     embedder = LocalEmbedder()
     vectors = EdgeVectorIndex(root / "vectors")
     with FalkorServer(root / "graph") as server:
         graph = await FalkorGraphStore.connect(server.host, server.port)
         indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
         await ingest_inprocess(
-            sorted(EXAMPLES.iterdir()),
+            files or sorted(EXAMPLES.iterdir()),
             tenant,
             blobs=LocalBlobStore(root / "blobs"),
             chunker=TokenChunker(),

@@ -24,8 +24,9 @@ log = structlog.get_logger("ragstream.agent")
 
 
 class AnswerCache:
-    """The semantic cache as the agent sees it: keyed by the query's embedding, scoped to the
-    tenant and to the index version the alias currently serves."""
+    """The semantic cache as the agent sees it: scoped to the tenant and to the index version the
+    alias currently serves, and served only while every chunk the answer cites is still indexed
+    (the epoch bump on ``docs.indexed`` is asynchronous: this closes the window before it lands)."""
 
     def __init__(self, cache: SemanticCache, embedder: Embedder, vectors: VectorIndex, alias: str) -> None:
         self.cache = cache
@@ -38,10 +39,21 @@ class AnswerCache:
         [vector] = await self.embedder.embed([query])
         return version, vector
 
+    async def _live(self, tenant: str, citations: list[dict[str, Any]]) -> bool:
+        for citation in citations:
+            must = {"tenant": tenant, "chunk_id": str(citation.get("chunk_id", ""))}
+            if await self.vectors.count(self.alias, must) == 0:
+                return False
+        return True
+
     async def lookup(self, tenant: str, query: str) -> CachedAnswer | None:
         try:
             version, vector = await self._key(tenant, query)
-            return await self.cache.get(tenant, version, vector)
+            hit = await self.cache.get(tenant, version, query, vector)
+            if hit is not None and not await self._live(tenant, hit.citations):
+                await self.cache.forget(tenant, version, hit.question)
+                return None
+            return hit
         except RedisError as exc:  # the cache is an optimisation: a miss, never a failed answer
             log.warning("answer cache unavailable", error=str(exc))
             return None

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     admin_host: str = "127.0.0.1"
     admin_port: int = 0  # 0 = any free port; the chosen one is written to the run file
     cache_answers: bool = True  # the semantic answer cache in Redis (gateway.redis_url)
+    # Names this deployment: what it caches in a shared Redis is its own. None = generated once into
+    # $RAGSTREAM_HOME/deployment.id; processes of one deployment that share no home must set it.
+    deployment_id: str | None = None
     kafka: KafkaSettings = KafkaSettings()
     stores: StoreSettings = StoreSettings()
     models: ModelSettings = ModelSettings()
@@ -151,13 +154,29 @@ class Settings(BaseSettings):
         """The JWT secret: configured, or generated once for the embedded stack and kept in home."""
         if self.gateway.jwt_secret is not None:
             return self.gateway.jwt_secret.get_secret_value()
-        path = self.home / "gateway.secret"
+        return self._generated_once("gateway.secret", 32)
+
+    def deployment(self) -> str:
+        """This deployment's name: configured, or generated once and kept in home."""
+        return self.deployment_id or self._generated_once("deployment.id", 9)
+
+    def _generated_once(self, name: str, nbytes: int) -> str:
+        """A random value kept in ``home/name`` (0600, written atomically so racing processes agree)."""
+        path = self.home / name
         if not path.exists():
+            import os
             import secrets
 
             self.home.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(32))
+            tmp = path.with_name(f".{name}.{os.getpid()}")
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+                out.write(secrets.token_urlsafe(nbytes))
+            try:
+                os.link(tmp, path)  # the first writer wins; a later one reads its value
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         return path.read_text().strip()
 
     def masked(self) -> dict[str, Any]:

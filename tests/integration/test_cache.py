@@ -1,29 +1,50 @@
-"""The semantic answer cache on the machine's real Redis: similar questions hit, others miss, and a
-new index version or a content change makes every cached answer unreachable."""
+"""The semantic answer cache on the machine's real Redis: the same question hits, a question that
+differs in one identifier, number or name never does, a new index version or a content change
+makes every cached answer unreachable, and two deployments sharing one Redis never share answers."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from redis.asyncio import Redis
 
-from services.stores.cache import SemanticCache
+from services.agent.graph import build_graph
+from services.agent.wiring import agent_deps, ask_inprocess, new_state
+from services.common import ids
+from services.common.messages import AgentState
+from services.common.settings import Settings
+from services.publisher import source_uri
+from services.stores.cache import SemanticCache, key_terms
+from tests.support import IndexedStores, examples_indexed_inprocess
 
 pytestmark = pytest.mark.integration
+TENANT = "acme"
 
 
 @pytest.fixture
-async def cache() -> AsyncIterator[SemanticCache]:
-    """A cache under a unique key prefix in the local Redis (must be running); cleaned afterwards."""
-    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url("redis://127.0.0.1:6379/0")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A unique key prefix in the local Redis (shared with other tests: only our keys are removed)."""
     prefix = f"test:sc:{uuid.uuid4().hex[:8]}:"
-    yield SemanticCache(redis, prefix=prefix, threshold=0.95, max_entries=5)
+    yield prefix
     async for key in redis.scan_iter(f"{prefix}*"):
         await redis.delete(key)
-    await redis.aclose()
+
+
+@pytest.fixture
+def cache(redis: Redis, prefix: str) -> SemanticCache:
+    return SemanticCache(redis, prefix=prefix, threshold=0.95, max_entries=5)
 
 
 def unit(seed: int, dim: int = 16) -> list[float]:
@@ -31,34 +52,63 @@ def unit(seed: int, dim: int = 16) -> list[float]:
     return list(v / np.linalg.norm(v))
 
 
+def near(seed: int) -> list[float]:
+    return list(np.asarray(unit(seed)) + 0.01 * np.asarray(unit(seed + 100)))
+
+
 async def test_near_duplicate_question_hits_and_a_different_one_misses(cache: SemanticCache) -> None:
-    """A vector within the threshold returns the stored answer; an unrelated one returns nothing."""
+    """Same key terms and a vector within the threshold return the stored answer; an unrelated
+    vector with the same terms returns nothing."""
     version = await cache.version("t", "chunks_v1")
     await cache.put("t", version, unit(1), "Who works for Helios?", "Greta does. [1]", [{"n": 1}])
-    near = list(np.asarray(unit(1)) + 0.01 * np.asarray(unit(2)))
-    hit = await cache.get("t", version, near)
+    hit = await cache.get("t", version, "who works for helios", near(1))
     assert hit is not None
     assert (hit.answer, hit.citations) == ("Greta does. [1]", [{"n": 1}])
-    assert hit.similarity >= 0.95
-    assert await cache.get("t", version, unit(3)) is None
+    assert await cache.get("t", version, "Helios: who works for it?", near(1)) is not None
+    assert await cache.get("t", version, "Who works for Helios?!", unit(3)) is not None  # exact tier
+    assert await cache.get("t", version, "Who works at Helios?", unit(3)) is None
+
+
+async def test_a_question_differing_in_one_identifier_number_or_name_misses(cache: SemanticCache) -> None:
+    """However close the vectors, another identifier, number, name or a negation is another question."""
+    version = await cache.version("t", "chunks_v1")
+    await cache.put("t", version, unit(1), "What does item 011 cost?", "40 euros [1]", [])
+    for other in (
+        "What does item 012 cost?",
+        "What does item 11 cost?",
+        "What does item 011-b cost?",
+        "What does item 011 cost in 2025?",
+        "What does Item 011 not cost?",
+        "What doesn't item 011 cost?",
+    ):
+        assert await cache.get("t", version, other, unit(1)) is None, other
+    assert await cache.get("t", version, "what does ITEM 011 cost", near(1)) is not None
+
+
+def test_key_terms_keep_what_changes_the_answer() -> None:
+    """Phrasing words and plurals fold away; identifiers, numbers, names and negations stay."""
+    assert key_terms("What are the prices of item 011?") == key_terms("price of item 011")
+    assert key_terms("Who founded Helios Labs?") != key_terms("Who founded Orion Labs?")
+    assert key_terms("pkg.checksum(data)") == frozenset({"pkg.checksum", "data"})
+    assert "not" in key_terms("Which option does not enable tracing?")
 
 
 async def test_tenants_do_not_share_answers(cache: SemanticCache) -> None:
     """Another tenant never sees a cached answer."""
     version = await cache.version("t", "chunks_v1")
     await cache.put("t", version, unit(1), "q", "a", [])
-    assert await cache.get("other", await cache.version("other", "chunks_v1"), unit(1)) is None
+    assert await cache.get("other", await cache.version("other", "chunks_v1"), "q", unit(1)) is None
 
 
 async def test_new_index_version_and_content_change_invalidate(cache: SemanticCache) -> None:
     """A new collection or a bumped tenant epoch changes the version: old answers are unreachable."""
     v1 = await cache.version("t", "chunks_v1")
     await cache.put("t", v1, unit(1), "q", "a", [])
-    assert await cache.get("t", await cache.version("t", "chunks_v2"), unit(1)) is None
+    assert await cache.get("t", await cache.version("t", "chunks_v2"), "q", unit(1)) is None
     await cache.bump("t")
     after = await cache.version("t", "chunks_v1")
     assert after != v1
-    assert await cache.get("t", after, unit(1)) is None
+    assert await cache.get("t", after, "q", unit(1)) is None
 
 
 async def test_entries_are_bounded(cache: SemanticCache) -> None:
@@ -67,3 +117,95 @@ async def test_entries_are_bounded(cache: SemanticCache) -> None:
     for i in range(12):
         await cache.put("t", version, unit(i), f"question {i}", "a", [])
     assert await cache.redis.hlen(cache._key("t", version)) == 5
+
+
+async def test_two_deployments_on_one_redis_never_share_answers(
+    redis: Redis, prefix: str, tmp_path: Path
+) -> None:
+    """Two stacks with default settings (same topic prefix, collection and tenant) are told apart by
+    the deployment id each keeps in its home; a restart on the same home keeps its own id."""
+    first, second = Settings(home=tmp_path / "a"), Settings(home=tmp_path / "b")
+    assert first.deployment() != second.deployment()
+    assert Settings(home=tmp_path / "a").deployment() == first.deployment()
+    assert Settings(home=tmp_path / "c", deployment_id="prod-eu").deployment() == "prod-eu"
+    a = SemanticCache(redis, prefix=f"{prefix}{first.deployment()}:")
+    b = SemanticCache(redis, prefix=f"{prefix}{second.deployment()}:")
+    await a.put("default", await a.version("default", "chunks_v1"), unit(1), "q", "a's answer", [])
+    assert await a.get("default", await a.version("default", "chunks_v1"), "q", unit(1)) is not None
+    assert await b.get("default", await b.version("default", "chunks_v1"), "q", unit(1)) is None
+
+
+# ------------------------------------------------------------- through the agent, real embeddings
+ITEMS = {
+    "011": "Item 011 is the Aurora desk lamp. The price of item 011 is 40 euros; it ships from Lyon.",
+    "012": "Item 012 is the Borealis floor lamp. The price of item 012 is 75 euros; it ships from Porto.",
+}
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One short document per item, near-identical but for the item's number and facts."""
+    docs = tmp_path_factory.mktemp("items")
+    for item, text in ITEMS.items():
+        (docs / f"item-{item}.md").write_text(f"# Item {item}\n\n{text}\n")
+    return {item: docs / f"item-{item}.md" for item in ITEMS}
+
+
+@pytest.fixture(scope="module")
+async def stores(
+    tmp_path_factory: pytest.TempPathFactory, items: dict[str, Path]
+) -> AsyncIterator[IndexedStores]:
+    root = tmp_path_factory.mktemp("stores")
+    async with examples_indexed_inprocess(root, TENANT, files=list(items.values())) as indexed:
+        yield indexed
+
+
+async def ask(agent: Any, question: str) -> AgentState:
+    events = [e async for e in ask_inprocess(agent, new_state(uuid.uuid4().hex, TENANT, question))]
+    state: AgentState = events[-1]["state"]
+    return state
+
+
+async def test_the_agent_answers_item_012_with_its_own_fact_after_item_011_was_cached(
+    stores: IndexedStores, items: dict[str, Path], redis: Redis, prefix: str
+) -> None:
+    """The reported defect: the two questions embed above the cosine threshold, yet the second is
+    answered from its own document, and repeating the first is served from the cache."""
+    cache = SemanticCache(redis, prefix=prefix)
+    agent = build_graph(agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks", cache=cache))
+    q011, q012 = "What is the price of item 011?", "What is the price of item 012?"
+    a, b = await stores.embedder.embed([q011, q012])
+    assert float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))) >= 0.95  # cosine alone would hit
+
+    first = await ask(agent, q011)
+    assert "40 euros" in first.answer
+    assert not first.cached
+    second = await ask(agent, q012)
+    assert not second.cached
+    assert second.answer.startswith("The price of item 012 is 75 euros")
+    assert second.citations[0].doc_id == ids.doc_id(TENANT, source_uri(items["012"]))
+    again = await ask(agent, "what is the price of item 011")
+    assert again.cached
+    assert again.answer == first.answer
+
+
+async def test_a_cached_answer_whose_chunks_are_gone_is_not_served(
+    stores: IndexedStores, redis: Redis, prefix: str
+) -> None:
+    """An entry citing a chunk the index no longer holds (deleted before the epoch bump landed) is
+    dropped on lookup and the question is answered afresh."""
+    cache = SemanticCache(redis, prefix=prefix)
+    agent = build_graph(agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks", cache=cache))
+    question = "Where does item 012 ship from?"
+    fresh = await ask(agent, question)
+    assert "Porto" in fresh.answer
+    version = await cache.version(TENANT, await stores.vectors.resolve("chunks"))
+    [vector] = await stores.embedder.embed([question])
+    stale = [{**c.model_dump(), "chunk_id": "gone"} for c in fresh.citations]
+    await cache.put(TENANT, version, vector, question, "A stale answer. [1]", stale)
+    answered = await ask(agent, question)
+    assert not answered.cached
+    assert "Porto" in answered.answer
+    recached = await cache.get(TENANT, version, question, vector)
+    assert recached is not None
+    assert recached.answer == fresh.answer  # the stale entry was replaced by the fresh answer
