@@ -19,8 +19,6 @@ from services.common.messages import DocumentIndexed, DocumentSubmitted
 from services.stores.ports import BlobStore
 from topics import TopicNames
 
-SKIP_NAMES = {".DS_Store", "Thumbs.db"}
-
 
 @dataclass(frozen=True, slots=True)
 class Submission:
@@ -40,26 +38,6 @@ class Outcome:
     reason: str = ""
     error: str = ""
     seconds: float = 0.0
-
-
-def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files given directly, and every file under the folders given (sorted, hidden files skipped)."""
-    out: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.name not in SKIP_NAMES
-            )
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    return out
 
 
 def source_uri(path: Path) -> str:

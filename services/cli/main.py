@@ -249,14 +249,17 @@ def publish(
 async def _publish_and_report(
     settings: Settings, info: dict[str, Any], paths: list[Path], tenant: str, wait: bool, timeout: float
 ) -> bool:
-    from services.publisher import DocumentPublisher, OutcomeWatcher, expand
+    from services.intake import Skipped, collect
+    from services.publisher import DocumentPublisher, OutcomeWatcher
 
     try:
-        files = expand(paths)
+        intake = collect(paths, settings.home, settings.pipeline.follow_symlinks)
     except FileNotFoundError as exc:
         raise _fail(str(exc)) from None
+    files, skipped = intake.files, intake.skipped
     if not files:
-        raise _fail("no files found in " + ", ".join(map(str, paths)))
+        _print_skipped(skipped)
+        raise _fail("no files to publish in " + ", ".join(map(str, paths)))
     names = TopicNames(info.get("topic_prefix", ""))
     codec = make_codec(settings.kafka.schema_registry_url)
     watcher = OutcomeWatcher(info["bootstrap"], names, codec) if wait else None
@@ -266,11 +269,15 @@ async def _publish_and_report(
         task = progress.add_task("publishing", total=len(files))
         submissions = []
         for path in files:
-            submissions.append(await publisher.upsert(path, tenant))
+            try:
+                submissions.append(await publisher.upsert(path, tenant))
+            except OSError as exc:  # vanished or unreadable since it was listed: report, go on
+                skipped.append(Skipped(str(path), f"could not be read: {exc.strerror or exc}"))
             progress.advance(task)
         publisher.flush()
         if watcher is None:
             console.print(f"published {len(submissions)} document(s) for tenant {tenant!r}")
+            _print_skipped(skipped)
             return True
         waiting = progress.add_task("indexing", total=len(submissions))
         outcomes = await watcher.wait(submissions, timeout, on_done=lambda _o: progress.advance(waiting))
@@ -289,6 +296,7 @@ async def _publish_and_report(
             detail,
         )
     console.print(table)
+    _print_skipped(skipped)
     failed = [o for o in outcomes if o.status != "indexed"]
     if failed:
         console.print(
@@ -296,6 +304,17 @@ async def _publish_and_report(
             "`ragstream dlq replay` or publish again."
         )
     return not failed
+
+
+def _print_skipped(skipped: list[Any]) -> None:
+    """Skips are never silent: a count per reason, and the paths (the first 20) with their reasons."""
+    if not skipped:
+        return
+    console.print(f"[yellow]{len(skipped)} skipped[/] (not published):")
+    for item in skipped[:20]:
+        console.print(f"  {item.path}: {item.reason}")
+    if len(skipped) > 20:
+        console.print(f"  ... and {len(skipped) - 20} more")
 
 
 @app.command()

@@ -99,6 +99,9 @@ class GatewaySettings(BaseModel):
 
 class PipelineSettings(BaseModel):
     max_document_bytes: int = 512 * 1024 * 1024
+    # What `publish FOLDER` does with a symlink: follow it only to a file inside the folder (within),
+    # skip every link (never), or follow file links anywhere (always). See services/intake.py.
+    follow_symlinks: Literal["within", "never", "always"] = "within"
     retry_attempts: int = Field(default=4, ge=1)
     retry_base_delay_s: float = 0.2
     retry_max_delay_s: float = 5.0

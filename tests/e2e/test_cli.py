@@ -106,6 +106,30 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert published.returncode == 1
     assert "corrupt" in published.stdout
 
+    # A folder with links out of it (the stack's own JWT secret, /etc/passwd) and a dangling one:
+    # its own file is indexed, every link is listed as skipped, and the secret never becomes a chunk.
+    home = Path(env["RAGSTREAM_HOME"])
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "notes.md").write_text("# Notes\n\nThe Quillfeather archive opens on Mondays.\n")
+    (folder / "secret.txt").symlink_to(home / "gateway.secret")
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (folder / "gone.md").symlink_to(tmp_path / "gone.md")
+    linked = cli("publish", str(folder), "--timeout", "60", env=env)
+    assert linked.returncode == 0, linked.stdout + linked.stderr
+    assert "3 skipped" in linked.stdout
+    assert "symlink out of" in linked.stdout
+    assert "dangling symlink" in linked.stdout
+    assert "notes.md" in linked.stdout
+    secret = (home / "gateway.secret").read_text().strip()
+    leaked = cli("search", secret, "--json", env=env)
+    assert leaked.returncode == 0, leaked.stderr
+    assert all(secret not in c["text"] for c in json.loads(leaked.stdout)["chunks"])
+    assert all(
+        "root:" not in c["text"]
+        for c in json.loads(cli("search", "root:x:0:0", "--json", env=env).stdout)["chunks"]
+    )
+
     letters = cli("dlq", "list", env=env)
     assert letters.returncode == 0
     assert "corrupt" in letters.stdout
