@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import CorpusManifest, generate_corpus, generate_large_pdf
+from services.roles import STAGES
 
 TENANT = "bench"
 WARMUP_TENANT = "warmup"
 EMBED_BATCH = 64  # raw embedder and in-process windows; the streaming embed stage gets what one poll holds
-STAGES = ("parse", "chunk", "embed", "extract-graph", "index")
 GOAL = 0.9
 
 

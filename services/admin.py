@@ -20,6 +20,7 @@ from services.agent.wiring import ask_inprocess, new_state
 from services.generations import Stack
 from services.ops import backlog
 from services.retrieve.search import search
+from services.roles import FRONT_STAGES, GENERATION_STAGES
 
 CONSUMER_LAG = Gauge(
     "ragstream_consumer_lag",
@@ -36,14 +37,14 @@ def build_app(stack: Stack) -> Starlette:
     async def backlog_rows() -> list[Any]:
         """Lag of every stage of the front and the live index generation."""
         live = stack.live
-        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", ("parse", "chunk"))
+        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", FRONT_STAGES)
         suffix = live.names.prefix.removeprefix(stack.names.prefix).rstrip(".")
         return front + await asyncio.to_thread(
             backlog,
             stack.bootstrap,
             live.names,
             f".{suffix}" if suffix else "",
-            ("embed", "extract-graph", "index"),
+            GENERATION_STAGES,
         )
 
     async def healthz(_: Request) -> Response:

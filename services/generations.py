@@ -29,12 +29,11 @@ import topics
 from services.common.settings import Settings
 from services.ops import backlog
 from services.pipeline import Pipeline, run_pipeline
+from services.roles import FRONT_STAGES, GENERATION_STAGES
 from topics import TopicNames
 
 log = structlog.get_logger("ragstream.reindex")
 
-GENERATION_STAGES = ("embed", "extract-graph", "index")
-FRONT_STAGES = ("parse", "chunk")
 SHARED = (topics.INGEST, topics.PARSED, topics.CHUNKS, topics.INDEXED)
 
 
@@ -163,9 +162,7 @@ class Stack:
         calm = 0
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
-            rows = await asyncio.to_thread(
-                backlog, self.bootstrap, new.names, suffix, ("embed", "extract-graph", "index")
-            )
+            rows = await asyncio.to_thread(backlog, self.bootstrap, new.names, suffix, GENERATION_STAGES)
             started = all(r.committed > 0 for r in rows if r.end > 0)
             lag = sum(r.lag for r in rows)
             live = await self.vectors.count(previous, must={}) if previous else 0
@@ -227,51 +224,9 @@ async def run_stack(
         outer.push_async_callback(stack.close)
         # The chat agent's workers (plan, retrieve, tool, respond) share the stores: in the embedded
         # mode only this process may open them.
-        from services.agent.wiring import agent_deps
         from services.agent.workers import run_agent_workers
-        from services.stores.memory import ChatMemory, PostgresChatMemory, SqliteChatMemory
+        from services.bootstrap import agent_runtime
 
-        memory: ChatMemory
-        if settings.stores.postgres_dsn:
-            memory = await PostgresChatMemory.connect(settings.stores.postgres_dsn.get_secret_value())
-        else:
-            memory = SqliteChatMemory(settings.data_dir / "chat" / "memory.sqlite")
-        outer.push_async_callback(memory.close)
-
-        from services.stores.cache import SemanticCache
-
-        redis = settings.redis()
-        outer.push_async_callback(redis.aclose)
-        prefix = f"ragstream:{settings.deployment()}:{names.prefix}"
-        cache = SemanticCache(redis, prefix=prefix) if settings.cache_answers else None
-        alias = settings.stores.collection_alias
-        from services.models.llm import chat_model_from
-        from services.models.reranker import reranker_from_settings
-
-        llm = chat_model_from(settings.models)
-        if llm is not None:
-            outer.push_async_callback(llm.close)
-        reranker = reranker_from_settings(settings.models, embedder)
-        if reranker is not None:
-            outer.push_async_callback(reranker.close)
-        web_search = None
-        if settings.tools.web_search_url:
-            from services.tool.web import WebSearch
-
-            web_search = WebSearch(settings.tools.web_search_url, settings.tools.web_search_results)
-            outer.push_async_callback(web_search.close)
-        deps = agent_deps(
-            embedder,
-            vectors,
-            graph,
-            alias,
-            memory,
-            cache,
-            reranker=reranker,
-            llm=llm,
-            web_search=web_search,
-            hyde=settings.models.llm_hyde,
-            max_tokens=settings.models.llm_max_tokens,
-        )
+        deps, cache = await agent_runtime(settings, names, outer, embedder, vectors, graph)
         await outer.enter_async_context(run_agent_workers(settings, bootstrap, names, deps, cache=cache))
         yield stack

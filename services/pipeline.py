@@ -25,13 +25,13 @@ from services.common.codec import Codec, make_codec
 from services.common.settings import Settings
 from services.common.stage import GroupOf, StageContext, consumer_group
 from services.common.tansu import TansuBroker
+from services.roles import STAGES
 from services.stores.blobs import LocalBlobStore
+from services.stores.ports import BlobStore
 from topics import TopicNames
 from topics.admin import ensure_topics
 
 log = structlog.get_logger("ragstream.pipeline")
-
-STAGES = ("parse", "chunk", "embed", "extract-graph", "index")
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Pipeline:
     names: TopicNames
     codec: Codec
     broker: KafkaBroker
-    blobs: LocalBlobStore
+    blobs: BlobStore
     stages: tuple[str, ...]
     resources: dict[str, Any] = field(default_factory=dict)
 
@@ -117,6 +117,17 @@ async def graph_store(settings: Settings, graph_name: str = "ragstream") -> Asyn
         await store.close()
         if server is not None:
             server.stop()
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """S3 when ``stores.blob_url`` names a bucket, else the local directory under home."""
+    if settings.stores.blob_url:
+        from services.stores.blobs_s3 import S3BlobStore
+
+        return S3BlobStore(
+            settings.stores.blob_url, settings.stores.s3_endpoint_url, settings.stores.s3_region
+        )
+    return LocalBlobStore(settings.blob_dir)
 
 
 def vector_index(settings: Settings) -> Any:
@@ -219,7 +230,7 @@ async def run_pipeline(
         )
         codec = make_codec(settings.kafka.schema_registry_url)
         ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)
-        blobs = LocalBlobStore(settings.blob_dir)
+        blobs = blob_store(settings)
         pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
         shared = {"embedder": embedder, "vectors": vectors, "graph": graph}
         pipe.resources |= {k: v for k, v in shared.items() if v is not None}

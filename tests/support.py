@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,37 @@ def docker_unavailable() -> str | None:
     except Exception as exc:
         return f"no Docker engine reachable ({type(exc).__name__}: {exc})"
     return None
+
+
+@contextlib.contextmanager
+def s3_server(bucket: str = "ragstream-test") -> Iterator[dict[str, str]]:
+    """moto's S3 server on loopback (a real S3-protocol endpoint; it keeps nothing on disk) with one
+    bucket; yields the environment a process needs to use it as the blob store."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "RAGSTREAM_STORES__BLOB_URL": f"s3://{bucket}/blobs",
+        "RAGSTREAM_STORES__S3_ENDPOINT_URL": f"http://{host}:{port}",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["RAGSTREAM_STORES__S3_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield env
+    finally:
+        server.stop()
 
 
 @dataclass

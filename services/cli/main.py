@@ -68,6 +68,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _blobs(settings: Settings, info: dict[str, Any]) -> Any:
+    """The stack's blob store: S3 when configured, else the directory the running stack uses."""
+    if settings.stores.blob_url:
+        from services.pipeline import blob_store
+
+        return blob_store(settings)
+    return LocalBlobStore(Path(info["blob_dir"]))
+
+
 def _run_info(settings: Settings) -> dict[str, Any]:
     """Where the running stack listens (written by `up`), or a clear error if it is not running."""
     if settings.kafka.bootstrap:
@@ -195,30 +204,49 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
 # ------------------------------------------------------------------------------------------ worker
 @app.command()
 def worker(
-    stage: Annotated[
-        list[str], typer.Argument(help="One or more of: parse chunk embed extract-graph index.")
+    role: Annotated[
+        list[str],
+        typer.Argument(
+            help="Roles to run here, or `all`: parse chunk embed extract-graph index (ingestion), "
+            "plan retrieve tool respond (the chat agent), gateway (websocket chat).",
+            show_default=False,
+        ),
     ],
     home: HomeOpt = None,
 ) -> None:
-    """Run pipeline stage(s) against an external Kafka (RAGSTREAM_KAFKA__BOOTSTRAP): how compose and
-    Helm deploy each stage as its own scalable process."""
+    """Run any roles as one process against an external Kafka (RAGSTREAM_KAFKA__BOOTSTRAP): how
+    compose and Helm deploy each role as its own scalable process. Start as many copies of a role
+    as its topics have partitions; they share the work through their consumer group.
+
+    With the embedded vector engine (no RAGSTREAM_STORES__QDRANT_URL) only one process may open the
+    vectors, so run index, plan, retrieve, tool and respond together; with a Qdrant server each can
+    run alone. Gateways run anywhere, as many as you like (RAGSTREAM_GATEWAY__PORT per instance)."""
+    from services import roles
+
     settings = _settings(home)
     if not settings.kafka.bootstrap:
         raise _fail(
             "set RAGSTREAM_KAFKA__BOOTSTRAP (a worker joins an existing broker; use `up` for embedded)"
         )
+    try:
+        chosen = [r.name for r in roles.resolve(role)]
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    bootstrap = settings.kafka.bootstrap
 
     async def run() -> None:
         from services.admin import probes_app, start_server
-        from services.pipeline import run_pipeline
+        from services.bootstrap import run_roles
 
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        async with run_pipeline(settings, stage):
+        async with run_roles(settings, chosen, bootstrap) as running:
             # /healthz, /readyz and /metrics for probes and Prometheus (RAGSTREAM_ADMIN_PORT)
             server, task, port = await start_server(probes_app(), settings.admin_host, settings.admin_port)
-            err.print(f"worker {' '.join(stage)} running; metrics on {settings.admin_host}:{port}")
+            err.print(f"worker {' '.join(chosen)} running; metrics on {settings.admin_host}:{port}")
+            if running.gateway_url:
+                err.print(f"gateway {running.gateway_url}")
             await stop.wait()
             server.should_exit = True
             await task
@@ -263,7 +291,7 @@ async def _publish_and_report(
     names = TopicNames(info.get("topic_prefix", ""))
     codec = make_codec(settings.kafka.schema_registry_url)
     watcher = OutcomeWatcher(info["bootstrap"], names, codec) if wait else None
-    publisher = DocumentPublisher(info["bootstrap"], names, codec, LocalBlobStore(Path(info["blob_dir"])))
+    publisher = DocumentPublisher(info["bootstrap"], names, codec, _blobs(settings, info))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
         task = progress.add_task("publishing", total=len(files))
@@ -332,7 +360,7 @@ def delete(
     names = TopicNames(info.get("topic_prefix", ""))
     codec = make_codec(settings.kafka.schema_registry_url)
     watcher = OutcomeWatcher(info["bootstrap"], names, codec)
-    publisher = DocumentPublisher(info["bootstrap"], names, codec, LocalBlobStore(Path(info["blob_dir"])))
+    publisher = DocumentPublisher(info["bootstrap"], names, codec, _blobs(settings, info))
     subs = [
         publisher.delete(s if "://" in s else source_uri(Path(s)), tenant or settings.tenant) for s in sources
     ]

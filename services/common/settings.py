@@ -46,6 +46,11 @@ class StoreSettings(BaseModel):
     collection_alias: str = "chunks"
     # Postgres for the index ledger (and, later, chat memory); None = SQLite in the data directory
     postgres_dsn: SecretStr | None = None
+    # The claim check's blob store: None = $RAGSTREAM_HOME/data/blobs; s3://bucket[/prefix] = S3 (or an
+    # S3-protocol server at s3_endpoint_url), credentials from the standard AWS chain (env, role, ...)
+    blob_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
 
 
 class ModelSettings(BaseModel):

@@ -14,6 +14,7 @@ import topics
 from services.common.messages import DocumentParsed, DocumentSubmitted
 from services.common.stage import GroupOf, PoisonMessage, StageContext
 from services.parse.parsers import ParseError, parse_document
+from services.stores.blobs import BlobNotFound
 from services.stores.ports import BlobStore
 
 STAGE = "parse"
@@ -34,13 +35,13 @@ async def parse(record: DocumentSubmitted, blobs: BlobStore, max_bytes: int) -> 
         raise PoisonMessage("missing_blob", "an UPSERT needs blob_uri and sha256")
     if record.size_bytes > max_bytes:
         raise PoisonMessage("too_large", f"{record.size_bytes} bytes > limit {max_bytes}")
-    path = blobs.local_path(record.blob_uri)
-    if path is None:
-        raise PoisonMessage("missing_blob", f"{record.blob_uri} is not in the blob store")
     try:
-        parsed = await asyncio.to_thread(
-            parse_document, path, record.filename, record.content_type, max_bytes=max_bytes
-        )
+        async with blobs.local_file(record.blob_uri) as path:
+            parsed = await asyncio.to_thread(
+                parse_document, path, record.filename, record.content_type, max_bytes=max_bytes
+            )
+    except BlobNotFound as exc:
+        raise PoisonMessage("missing_blob", f"{record.blob_uri} is not in the blob store") from exc
     except ParseError as exc:
         raise PoisonMessage(exc.reason, str(exc)) from exc
     payload = json.dumps([asdict(s) for s in parsed.sections], ensure_ascii=False).encode()

@@ -7,9 +7,11 @@ stores nothing new and a message's claim check can be verified. An S3 adapter ke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 SCHEME = "cas://sha256/"
@@ -72,12 +74,15 @@ class LocalBlobStore:
     async def put_bytes(self, data: bytes) -> tuple[str, str, int]:
         return await asyncio.to_thread(self._put, None, data)
 
-    def local_path(self, uri: str) -> str | None:
+    def _existing(self, uri: str) -> Path:
         path = self._path(_digest_of(uri))
-        return str(path) if path.exists() else None
+        if not path.exists():
+            raise BlobNotFound(f"blob {uri} is not in {self.root}")
+        return path
+
+    @contextlib.asynccontextmanager
+    async def local_file(self, uri: str) -> AsyncIterator[str]:
+        yield str(self._existing(uri))
 
     async def get_bytes(self, uri: str) -> bytes:
-        path = self.local_path(uri)
-        if path is None:
-            raise BlobNotFound(f"blob {uri} is not in {self.root}")
-        return await asyncio.to_thread(Path(path).read_bytes)
+        return await asyncio.to_thread(self._existing(uri).read_bytes)

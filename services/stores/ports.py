@@ -7,6 +7,7 @@ Adapters live beside this module (``vectors_edge``, ``vectors_server``, ``graph_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -149,5 +150,10 @@ class BlobStore(Protocol):
         """Store a file by streaming it; returns (uri, sha256 hex, size)."""
 
     async def put_bytes(self, data: bytes) -> tuple[str, str, int]: ...
-    async def get_bytes(self, uri: str) -> bytes: ...
-    def local_path(self, uri: str) -> str | None: ...
+    async def get_bytes(self, uri: str) -> bytes:
+        """The blob's bytes; ``BlobNotFound`` (a ``FileNotFoundError``) when it is not stored."""
+
+    def local_file(self, uri: str) -> AbstractAsyncContextManager[str]:
+        """A path to the blob's bytes on this machine for as long as the context lasts (parsers read
+        files: a 100 MB PDF is never held in memory); ``BlobNotFound`` when it is not stored."""
+        ...

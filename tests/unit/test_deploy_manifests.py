@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from services.common.settings import Settings
 from services.common.stage import HANDLE_SECONDS, MESSAGES, consumer_group
 from services.ops import CONSUMERS
-from services.pipeline import STAGES
+from services.roles import STAGES
 from topics import TopicNames
 
 ROOT = Path(__file__).resolve().parents[2]

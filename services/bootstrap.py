@@ -1,0 +1,177 @@
+"""The composition root: adapters chosen from settings, typed by their ports, and any subset of
+the roles in ``services.roles`` started in this process.
+
+``ragstream up`` runs every role here with the embedded infrastructure (``services.generations``);
+``ragstream worker ROLE...`` calls ``run_roles`` against an external Kafka, which is how compose and
+Helm deploy each role as its own scalable process. A process opens only the ports its roles need:
+with the embedded vector engine (qdrant-edge, one owner process per shard) every role that needs
+``vectors`` must share one process; with a Qdrant server they separate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import structlog
+
+from services import roles
+from services.agent.graph import AgentDeps
+from services.common.settings import Settings
+from services.models.embedder import Embedder
+from services.pipeline import Pipeline, embedder_for, graph_store, run_pipeline, vector_index
+from services.stores.cache import SemanticCache
+from services.stores.ports import GraphStore, VectorIndex
+from topics import TopicNames
+
+log = structlog.get_logger("ragstream.bootstrap")
+
+
+class NotOpened:
+    """Stands in for a port this process's roles do not need: any use is a wiring bug, said plainly."""
+
+    def __init__(self, port: str) -> None:
+        self._port = port
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"the {self._port!r} port is not opened in this process (its roles do not need it)"
+        )
+
+
+async def agent_runtime(
+    settings: Settings,
+    names: TopicNames,
+    stack: contextlib.AsyncExitStack,
+    embedder: Embedder | None,
+    vectors: VectorIndex | None,
+    graph: GraphStore | None,
+) -> tuple[AgentDeps, SemanticCache | None]:
+    """The agent's dependencies from settings: chat memory, the answer cache (scoped by this
+    deployment's id), the LLM, the reranker and web search, closed with ``stack``."""
+    from services.agent.wiring import agent_deps
+    from services.models.llm import chat_model_from
+    from services.models.reranker import reranker_from_settings
+    from services.stores.memory import ChatMemory, PostgresChatMemory, SqliteChatMemory
+
+    memory: ChatMemory
+    if settings.stores.postgres_dsn:
+        memory = await PostgresChatMemory.connect(settings.stores.postgres_dsn.get_secret_value())
+    else:
+        memory = SqliteChatMemory(settings.data_dir / "chat" / "memory.sqlite")
+    stack.push_async_callback(memory.close)
+    cache = None
+    if settings.cache_answers and vectors is not None:
+        redis = settings.redis()
+        stack.push_async_callback(redis.aclose)
+        cache = SemanticCache(redis, prefix=f"ragstream:{settings.deployment()}:{names.prefix}")
+    llm = chat_model_from(settings.models)
+    if llm is not None:
+        stack.push_async_callback(llm.close)
+    reranker = reranker_from_settings(settings.models, embedder) if embedder is not None else None
+    if reranker is not None:
+        stack.push_async_callback(reranker.close)
+    web_search = None
+    if settings.tools.web_search_url:
+        from services.tool.web import WebSearch
+
+        web_search = WebSearch(settings.tools.web_search_url, settings.tools.web_search_results)
+        stack.push_async_callback(web_search.close)
+    deps = agent_deps(
+        embedder or cast(Embedder, NotOpened("embedder")),
+        vectors or cast(VectorIndex, NotOpened("vectors")),
+        graph or cast(GraphStore, NotOpened("graph")),
+        settings.stores.collection_alias,
+        memory,
+        cache,
+        reranker=reranker,
+        llm=llm,
+        web_search=web_search,
+        hyde=settings.models.llm_hyde,
+        max_tokens=settings.models.llm_max_tokens,
+    )
+    return deps, cache
+
+
+@dataclass
+class Running:
+    """What ``run_roles`` started: the roles, the pipeline of its stages, its gateway's URL."""
+
+    roles: tuple[roles.Role, ...]
+    pipeline: Pipeline | None = None
+    gateway_url: str | None = None
+    ports: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def run_roles(
+    settings: Settings,
+    requested: list[str] | tuple[str, ...],
+    bootstrap: str,
+    names: TopicNames | None = None,
+) -> AsyncIterator[Running]:
+    """Run the requested roles in this process against the Kafka at ``bootstrap`` until exit."""
+    chosen = roles.resolve(requested)
+    names = names or TopicNames(settings.kafka.topic_prefix)
+    running = Running(chosen)
+
+    def needed(port: roles.Port) -> bool:
+        return any(r.needs(port) for r in chosen)
+
+    async with contextlib.AsyncExitStack() as stack:
+        ports: dict[str, Any] = {}
+        if needed("embedder"):
+            ports["embedder"] = embedder_for(settings)
+            stack.push_async_callback(ports["embedder"].close)
+        if needed("vectors"):
+            ports["vectors"] = vector_index(settings)
+            stack.push_async_callback(ports["vectors"].close)
+        if needed("graph"):
+            ports["graph"] = await stack.enter_async_context(graph_store(settings))
+        running.ports = ports
+        stages = [r.name for r in chosen if r.kind == "stage"]
+        if stages:
+            running.pipeline = await stack.enter_async_context(
+                run_pipeline(settings, stages, bootstrap=bootstrap, names=names, **ports)
+            )
+        nodes = [r.name for r in chosen if r.kind == "agent"]
+        if nodes:
+            from services.agent.workers import run_agent_workers
+
+            deps, cache = await agent_runtime(
+                settings, names, stack, ports.get("embedder"), ports.get("vectors"), ports.get("graph")
+            )
+            await stack.enter_async_context(
+                run_agent_workers(settings, bootstrap, names, deps, which=nodes, cache=cache)
+            )
+        if "gateway" in {r.name for r in chosen}:
+            running.gateway_url = await _start_gateway(settings, stack, bootstrap, names)
+        log.info("roles running", roles=[r.name for r in chosen], bootstrap=bootstrap)
+        yield running
+
+
+async def _start_gateway(
+    settings: Settings, stack: contextlib.AsyncExitStack, bootstrap: str, names: TopicNames
+) -> str:
+    from services.common.codec import make_codec
+    from services.gateway import Gateway, GatewayConfig
+
+    redis = settings.redis()
+    stack.push_async_callback(redis.aclose)
+    gateway = Gateway(
+        bootstrap,
+        names,
+        settings.gateway_secret(),
+        redis,
+        config=GatewayConfig.from_settings(
+            settings.gateway,
+            request_partitions=settings.kafka.partitions,
+            replication_factor=settings.kafka.replication_factor,
+        ),
+        codec=make_codec(settings.kafka.schema_registry_url),
+    )
+    await gateway.start()
+    stack.push_async_callback(gateway.stop)
+    return gateway.url
