@@ -21,7 +21,14 @@ from services import roles
 from services.agent.graph import AgentDeps
 from services.common.settings import Settings
 from services.models.embedder import Embedder
-from services.pipeline import Pipeline, embedder_for, graph_store, run_pipeline, vector_index
+from services.pipeline import (
+    Pipeline,
+    blob_store,
+    embedder_for,
+    graph_store,
+    run_pipeline,
+    vector_index,
+)
 from services.stores.cache import SemanticCache
 from services.stores.ports import GraphStore, VectorIndex
 from topics import TopicNames
@@ -103,6 +110,7 @@ class Running:
     pipeline: Pipeline | None = None
     gateway_url: str | None = None
     ports: dict[str, Any] = field(default_factory=dict)
+    http_app: Any = None  # the public API (FastAPI) when the api role runs here
 
 
 @contextlib.asynccontextmanager
@@ -148,15 +156,63 @@ async def run_roles(
             )
         if "gateway" in {r.name for r in chosen}:
             running.gateway_url = await _start_gateway(settings, stack, bootstrap, names)
+        if "api" in {r.name for r in chosen}:
+            gateway_url = running.gateway_url or settings.gateway.public_url
+            running.http_app = await _api(settings, stack, bootstrap, names, ports, gateway_url)
         log.info("roles running", roles=[r.name for r in chosen], bootstrap=bootstrap)
         yield running
+
+
+async def _api(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    bootstrap: str,
+    names: TopicNames,
+    ports: dict[str, Any],
+    gateway_url: str | None,
+) -> Any:
+    from services.admin import api_ports, query_extras
+    from services.api import build_api
+    from services.common.codec import make_codec
+
+    extras = query_extras(
+        ports["embedder"], ports["vectors"], ports["graph"], settings.stores.collection_alias
+    )
+    codec = make_codec(settings.kafka.schema_registry_url)
+    api = await stack.enter_async_context(
+        api_ports(
+            settings, bootstrap, names, blob_store(settings), codec, gateway_url=gateway_url, **extras
+        )
+    )  # fmt: skip
+    return build_api(api)
+
+
+def gateway_config(settings: Settings) -> Any:
+    """The gateway's configuration from settings: the cluster's partitions and replication factor
+    for the topics it creates, a Redis prefix of this deployment, and a stable instance id (its
+    reply topic's name) so a restarted gateway reuses its topic instead of leaking a new one."""
+    import re
+    import socket
+
+    from services.gateway import GatewayConfig
+
+    gw, kafka = settings.gateway, settings.kafka
+    overrides: dict[str, Any] = {
+        "request_partitions": kafka.partitions,
+        "replication_factor": kafka.replication_factor,
+        "redis_prefix": f"ragstream:{settings.deployment()}:gw:",
+    }
+    instance = gw.instance_id or (f"{socket.gethostname()}-{gw.port}" if gw.port else None)
+    if instance:
+        overrides["gateway_id"] = re.sub(r"[^A-Za-z0-9_-]", "-", instance)[:100]
+    return GatewayConfig.from_settings(gw, **overrides)
 
 
 async def _start_gateway(
     settings: Settings, stack: contextlib.AsyncExitStack, bootstrap: str, names: TopicNames
 ) -> str:
     from services.common.codec import make_codec
-    from services.gateway import Gateway, GatewayConfig
+    from services.gateway import Gateway
 
     redis = settings.redis()
     stack.push_async_callback(redis.aclose)
@@ -165,11 +221,7 @@ async def _start_gateway(
         names,
         settings.gateway_secret(),
         redis,
-        config=GatewayConfig.from_settings(
-            settings.gateway,
-            request_partitions=settings.kafka.partitions,
-            replication_factor=settings.kafka.replication_factor,
-        ),
+        config=gateway_config(settings),
         codec=make_codec(settings.kafka.schema_registry_url),
     )
     await gateway.start()

@@ -9,17 +9,12 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from confluent_kafka.admin import AdminClient
 
 import topics
+from services import roles
 from services.common.stage import DLQ_HEADER_PREFIX, consumer_group, header_map
 from topics import TopicNames, TopicSpec
 
 # Which stage consumes which topic (the stage's consumer group reads it).
-CONSUMERS: dict[str, tuple[TopicSpec, ...]] = {
-    "parse": (topics.INGEST,),
-    "chunk": (topics.PARSED,),
-    "embed": (topics.CHUNKS,),
-    "extract-graph": (topics.CHUNKS,),
-    "index": (topics.EMBEDDED, topics.GRAPH),
-}
+CONSUMERS: dict[str, tuple[TopicSpec, ...]] = {name: roles.BY_NAME[name].consumes for name in roles.STAGES}
 REPLAY_GROUP = "ragstream.dlq-replay"
 
 

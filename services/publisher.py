@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 import topics
 from services.common import ids
 from services.common.codec import Codec
 from services.common.messages import DocumentIndexed, DocumentSubmitted
+from services.common.stage import header_map
 from services.stores.ports import BlobStore
 from topics import TopicNames
 
@@ -66,14 +67,18 @@ class DocumentPublisher:
         )
         self._producer.poll(0)
 
-    async def upsert(self, path: Path, tenant: str, uri: str | None = None) -> Submission:
+    async def upsert(
+        self, path: Path, tenant: str, uri: str | None = None, filename: str | None = None
+    ) -> Submission:
+        """Store the file's bytes, then announce it (``uri``: its identity, default the file's URI;
+        ``filename``: what its type is judged by, default the path's name)."""
         blob_uri, sha, size = await self.blobs.put_file(str(path))
         uri = uri or source_uri(path)
         record = DocumentSubmitted(
             tenant=tenant,
             doc_id=ids.doc_id(tenant, uri),
             source_uri=uri,
-            filename=path.name,
+            filename=filename or path.name,
             operation="UPSERT",
             blob_uri=blob_uri,
             sha256=sha,
@@ -96,9 +101,36 @@ class DocumentPublisher:
         return Submission(uri, record.doc_id, "", "DELETE", 0)
 
     def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait for every record sent so far; raise if any could not be delivered (once: a publisher
+        that lives long, as the API's does, is not poisoned by an earlier failure)."""
         remaining = self._producer.flush(timeout_s)
-        if remaining or self._errors:
-            raise RuntimeError(f"{remaining} message(s) undelivered; errors: {self._errors[:3]}")
+        errors, self._errors = self._errors, []
+        if remaining or errors:
+            raise RuntimeError(f"{remaining} message(s) undelivered; errors: {errors[:3]}")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What docs.indexed or a dead-letter topic says about one document."""
+
+    doc_id: str
+    status: str  # indexed | deleted | failed
+    operation: str = ""
+    version: str = ""
+    chunks: int = 0
+    stage: str = ""
+    reason: str = ""
+    error: str = ""
+
+    def settles(self, sub: Submission) -> bool:
+        """A failure settles any submission of the document; an announcement only its own version."""
+        if self.status == "failed":
+            return True
+        return self.operation == sub.operation and (sub.operation != "UPSERT" or self.version == sub.version)
+
+    def fill(self, outcome: Outcome, seconds: float) -> None:
+        outcome.status, outcome.chunks, outcome.seconds = self.status, self.chunks, seconds
+        outcome.stage, outcome.reason, outcome.error = self.stage, self.reason, self.error
 
 
 WATCHED_DLQS = (topics.INGEST, topics.PARSED, topics.CHUNKS, topics.EMBEDDED, topics.GRAPH)
@@ -126,31 +158,30 @@ class OutcomeWatcher:
                 assignments.append(TopicPartition(topic, partition, max(high - 64, 0)))
         self._consumer.assign(assignments)
 
-    def _apply(self, msg: object, pending: dict[str, Outcome], started: float) -> Outcome | None:
-        topic = msg.topic()  # type: ignore[attr-defined]
-        key = (msg.key() or b"").decode()  # type: ignore[attr-defined]
-        outcome = pending.get(key)
-        if outcome is None:
-            return None
+    def _resolution(self, msg: Message) -> Resolution | None:
+        topic, key = msg.topic() or "", (msg.key() or b"").decode()
         if topic == self.names(topics.INDEXED):
-            event = self.codec.decode(msg.value(), DocumentIndexed, topic)  # type: ignore[attr-defined]
-            sub = outcome.submission
-            if event.operation != sub.operation or (
-                sub.operation == "UPSERT" and event.version != sub.version
-            ):
-                return None
-            outcome.status = "deleted" if sub.operation == "DELETE" else "indexed"
-            outcome.chunks = event.chunk_count
-        else:
-            headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}  # type: ignore[attr-defined]
-            if headers.get("x-dlq-failed-at", "") < self._since:
-                return None  # an older failure of the same document
-            outcome.status = "failed"
-            outcome.stage = headers.get("x-dlq-stage", "")
-            outcome.reason = headers.get("x-dlq-reason", "")
-            outcome.error = headers.get("x-dlq-error", "")
-        outcome.seconds = time.monotonic() - started
-        return outcome
+            event = self.codec.decode(msg.value() or b"", DocumentIndexed, topic)
+            status = "deleted" if event.operation == "DELETE" else "indexed"
+            return Resolution(key, status, event.operation, event.version, event.chunk_count)
+        headers = header_map(msg)
+        if headers.get("x-dlq-failed-at", "") < self._since:
+            return None  # an older failure of the same document
+        return Resolution(
+            key,
+            "failed",
+            stage=headers.get("x-dlq-stage", ""),
+            reason=headers.get("x-dlq-reason", ""),
+            error=headers.get("x-dlq-error", ""),
+        )
+
+    def read(self, timeout_s: float = 0.25) -> list[Resolution]:
+        """What arrived since the last read (blocks up to ``timeout_s`` when nothing has)."""
+        found = []
+        for msg in self._consumer.consume(500, timeout_s):
+            if not msg.error() and (resolution := self._resolution(msg)) is not None:
+                found.append(resolution)
+        return found
 
     async def wait(
         self,
@@ -167,18 +198,17 @@ class OutcomeWatcher:
         deadline = started + timeout_s
         resolved = 0
         while pending and time.monotonic() < deadline and (stop_after is None or resolved < stop_after):
-            batch = await asyncio.to_thread(self._consumer.consume, 500, 0.25)
-            for msg in batch:
-                if msg.error():
+            for resolution in await asyncio.to_thread(self.read, 0.25):
+                outcome = pending.get(resolution.doc_id)
+                if outcome is None or not resolution.settles(outcome.submission):
                     continue
-                done = self._apply(msg, pending, started)
-                if done is not None:
-                    resolved += 1
-                    pending.pop(done.submission.doc_id, None)
-                    if on_done:
-                        on_done(done)
-                    if stop_after is not None and resolved >= stop_after:
-                        break
+                resolution.fill(outcome, time.monotonic() - started)
+                resolved += 1
+                pending.pop(resolution.doc_id, None)
+                if on_done:
+                    on_done(outcome)
+                if stop_after is not None and resolved >= stop_after:
+                    break
         if stop_after is None or resolved < stop_after:
             for outcome in pending.values():
                 outcome.status = "timeout"

@@ -118,6 +118,16 @@ ROLES: tuple[Role, ...] = (
         {"redis", "secret"},
         "websocket chat: JWT, rate limits, reply routing per instance",
     ),
+    # Watches docs.indexed and the dead letters without a consumer group (to answer uploads that
+    # wait); searches, so it needs the vector port.
+    _role(
+        "api",
+        "edge",
+        (),
+        (topics.INGEST,),
+        {"blobs", "secret", "embedder", "vectors", "graph"},
+        "HTTP API: uploads, deletes, search, status, dead letters (OpenAPI at /docs)",
+    ),
 )
 BY_NAME: dict[str, Role] = {r.name: r for r in ROLES}
 

@@ -100,6 +100,12 @@ class GatewaySettings(BaseModel):
     rate_per_s: float = 60.0  # ...refilled over this many seconds
     # A request whose agent sends nothing for this long ends with an error event (code agent_timeout).
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Where clients reach the gateways (behind their proxy or Ingress): the HTTP API tells clients
+    # (`ragstream ask --url`). None = the gateway in the same process, if any.
+    public_url: str | None = None
+    # Names this instance's reply topic chat.replies.<id>: keep it stable across restarts (a StatefulSet
+    # pod name) so a restart reuses its topic. None = host name and port, or random when port is 0.
+    instance_id: str | None = None
 
 
 class PipelineSettings(BaseModel):

@@ -26,6 +26,7 @@ CLOSE_FORBIDDEN = 4403
 class Principal:
     tenant: str
     user: str
+    operator: bool = False  # claim "ops": may read status and dead letters and start a reindex
 
 
 class AuthError(Exception):
@@ -84,4 +85,4 @@ def verify(token: str | None, secret: str, leeway_s: float = 5.0) -> Principal:
     tenant, user = claims.get("tenant"), claims.get("sub")
     if not isinstance(tenant, str) or not tenant or not isinstance(user, str) or not user:
         raise MissingClaims("token claims 'tenant' and 'sub' must be non-empty strings")
-    return Principal(tenant=tenant, user=user)
+    return Principal(tenant=tenant, user=user, operator=claims.get("ops") is True)

@@ -41,6 +41,7 @@ from services.common.codec import Codec, CodecError, make_codec
 from services.common.messages import AgentState, ChatTurn, ReplyEvent
 from services.common.settings import GatewaySettings
 from services.gateway.auth import AuthError, Principal, verify
+from services.gateway.follow import Follower, RequestRegistry
 from services.gateway.page import is_websocket, page_response
 from services.gateway.protocol import (
     Accepted,
@@ -152,6 +153,7 @@ class _Request:
     asked_at: float = field(default_factory=time.monotonic)  # the ask reached the gateway
     heard_at: float = field(default_factory=time.monotonic)  # published, or the agent's last event
     first_token: bool = False
+    followed: bool = False  # adopted from another instance: its events come from a _Follower only
 
     @property
     def end(self) -> int:
@@ -264,6 +266,7 @@ class Gateway:
         self.limiter = RateLimiter(
             redis, self.config.rate_capacity, self.config.rate_per_s, self.config.redis_prefix
         )
+        self.registry = RequestRegistry(redis, self.config.redis_prefix, self.config.retention_s)
         self.request_topic = names(CHAT_REQUESTS)
         self.reply_topic = names.replies(self.config.gateway_id)
         self._requests: OrderedDict[str, _Request] = OrderedDict()
@@ -453,13 +456,15 @@ class Gateway:
 
     # ------------------------------------------------------------------ dispatch (event loop only)
 
-    def _on_events(self, batch: list[ReplyEvent]) -> None:
+    def _on_events(self, batch: list[ReplyEvent], followed: bool = False) -> None:
         now = time.monotonic()
         for event in batch:
             req = self._requests.get(event.request_id)
             if req is None:
                 log.debug("reply for an unknown request dropped", request_id=event.request_id)
                 continue
+            if req.followed != followed:
+                continue  # an adopted request reads its origin topic from the start, in order
             if event.seq <= req.last_seq or req.done:
                 continue  # a redelivery, or late for a request already ended (e.g. timed out)
             if event.type == "TOKEN" and not req.first_token:
@@ -478,6 +483,8 @@ class Gateway:
         req.last_seq = seq
         req.touched = req.heard_at = now
         req.done = last
+        if last and not req.followed:
+            self._spawn(self.registry.touch(req.request_id))
         self._requests.move_to_end(req.request_id)
         holder = req.holder
         while len(req.events) > self.config.max_events_per_request:
@@ -583,6 +590,29 @@ class Gateway:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _adopt(self, rid: str, principal: Principal, after_seq: int) -> _Request | None:
+        """A request asked on another instance (or on this one before a restart): follow its origin
+        reply topic from the ask, so a client that reconnects anywhere resumes it. None when the
+        registry does not know it; a request of another user is adopted under its owner, so the
+        ownership check that follows refuses it as for a local request. Events up to ``after_seq``
+        (the client has them) are skipped as the follower reads them."""
+        try:
+            origin = await self.registry.lookup(rid)
+        except Exception as exc:  # Redis down: resume works only where the request lives
+            log.warning("request registry unavailable", error=repr(exc))
+            return None
+        if origin is None:
+            return None
+        req = _Request(rid, origin.principal, followed=True, last_seq=after_seq, dropped_upto=after_seq)
+        if origin.principal == principal:
+            self._remember(req)
+            assert self._loop is not None
+            follower = Follower(
+                self.bootstrap, self.codec, origin, self._loop, self._on_events, self._stopping
+            )
+            follower.start(self.config.retention_s)
+        return req
+
     # ------------------------------------------------------------------ websocket
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -653,7 +683,7 @@ class Gateway:
             if isinstance(msg, Ask):
                 await self._ask(client, msg)
             elif isinstance(msg, Resume):
-                self._resume(client, msg)
+                await self._resume(client, msg)
             elif isinstance(msg, Ping):
                 self._send(client, Pong())
         except Exception as exc:  # one bad message never ends the socket or the server
@@ -703,12 +733,15 @@ class Gateway:
             self._send(client, Error(code=ErrorCode.UNAVAILABLE, message="could not submit the question"))
             return
         req.heard_at = time.monotonic()  # the agent's silence counts from here
+        self._spawn(self.registry.record(rid, self.reply_topic, principal))
         self._send(client, Accepted(request_id=rid))
         if not client.overflowed:
             self._hold(req, client, -1)
 
-    def _resume(self, client: _Client, msg: Resume) -> None:
-        req = self._requests.get(msg.request_id)
+    async def _resume(self, client: _Client, msg: Resume) -> None:
+        req = self._requests.get(msg.request_id) or await self._adopt(
+            msg.request_id, client.principal, msg.after_seq
+        )
         if req is None:
             self._send(
                 client,

@@ -1,7 +1,7 @@
 """The product as separate OS processes against one external broker, as compose and Helm deploy it:
-the ingestion stages and the chat agent in the process that owns the embedded vector engine, and
-two gateways each in its own process. Documents published from outside through the S3 blob store
-(moto's server on loopback) are indexed; questions
+the ingestion stages, the chat agent and the HTTP API in the process that owns the embedded vector
+engine, and two gateways each in its own process. Documents published from outside with the CLI
+through the remote API land in the S3 blob store (moto's server on loopback) and are indexed; questions
 through either gateway are answered with citations over that gateway's own reply topic; a SIGKILL
 of the worker process loses nothing: restarted, it answers again and indexes new documents once."""
 
@@ -25,11 +25,8 @@ from confluent_kafka.admin import AdminClient
 from websockets.asyncio.client import connect
 
 import topics
-from services.common.codec import make_codec
 from services.common.settings import Settings
 from services.gateway import issue_token
-from services.publisher import DocumentPublisher, OutcomeWatcher, Submission
-from services.stores.blobs_s3 import S3BlobStore
 from services.stores.graph_falkor import FalkorServer
 from tests.support import s3_server
 from topics import TopicNames
@@ -38,7 +35,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 RAGSTREAM = str(Path(sys.executable).parent / "ragstream")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
 TENANT = "acme"
-OWNER_ROLES = ("parse", "chunk", "embed", "extract-graph", "index", "plan", "retrieve", "tool", "respond")
+OWNER_ROLES = (
+    "parse", "chunk", "embed", "extract-graph", "index", "plan", "retrieve", "tool", "respond", "api",
+)  # fmt: skip
 
 
 @dataclass
@@ -50,6 +49,7 @@ class Deployment:
     logs: Path
     procs: dict[str, subprocess.Popen[bytes]]
     gateways: dict[str, str]
+    api: str
 
     def start(self, name: str, *roles: str, **extra: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child writes it until killed
@@ -72,32 +72,22 @@ class Deployment:
             time.sleep(0.3)
         pytest.fail(f"{name} never printed {pattern!r}:\n{(self.logs / f'{name}.log').read_text()[-3000:]}")
 
-    async def publish(self, paths: list[Path]) -> list[Any]:
-        codec = make_codec(None)
-        watcher = OutcomeWatcher(self.bootstrap, self.names, codec)
-        blobs = S3BlobStore(
-            self.env["RAGSTREAM_STORES__BLOB_URL"], self.env["RAGSTREAM_STORES__S3_ENDPOINT_URL"]
-        )
-        publisher = DocumentPublisher(self.bootstrap, self.names, codec, blobs)
-        subs: list[Submission] = [await publisher.upsert(p, TENANT) for p in paths]
-        publisher.flush()
-        try:
-            return await watcher.wait(subs, 240)
-        finally:
-            watcher.close()
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A `ragstream` command from outside the deployment (its own empty home: only --url counts)."""
+        env = {**self.env, "RAGSTREAM_HOME": str(self.logs / "client"), "COLUMNS": "200"}
+        return subprocess.run([RAGSTREAM, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
 def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    """FalkorDB as a server, the worker process (every role that needs the vectors) and two gateways."""
+    """FalkorDB as a server, S3 on loopback, two gateways, and the worker process: every role that
+    needs the embedded vector engine, the HTTP API among them."""
     home = tmp_path / "home"
     Settings(home=home).gateway_secret()  # one secret for every process of the deployment
     names = TopicNames(prefix=f"mp{uuid.uuid4().hex[:8]}.")
     logs = tmp_path / "logs"
     logs.mkdir()
-    with FalkorServer(tmp_path / "graph") as graph, s3_server() as s3, pytest.MonkeyPatch.context() as mp:
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-            mp.setenv(key, s3[key])
+    with FalkorServer(tmp_path / "graph") as graph, s3_server() as s3:
         env = {
             **os.environ,
             **s3,  # documents travel through the S3 adapter: the processes share no blob directory
@@ -109,14 +99,15 @@ def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
             "RAGSTREAM_GATEWAY__PORT": "0",
             "RAGSTREAM_LOG_FORMAT": "console",
         }
-        deployment = Deployment(env, home, names, kafka_bootstrap, logs, {}, {})
+        deployment = Deployment(env, home, names, kafka_bootstrap, logs, {}, {}, "")
         try:
-            deployment.start("owner", *OWNER_ROLES)
             for gw in ("gw1", "gw2"):
                 deployment.start(gw, "gateway")
             for gw in ("gw1", "gw2"):
                 deployment.gateways[gw] = deployment.wait_for(gw, r"gateway (ws://\S+)").group(1)
-            deployment.wait_for("owner", r"worker .* running")
+            deployment.env["RAGSTREAM_GATEWAY__PUBLIC_URL"] = deployment.gateways["gw1"]
+            deployment.start("owner", *OWNER_ROLES)
+            deployment.api = deployment.wait_for("owner", r"api (http://\S+)").group(1)
             yield deployment
         finally:
             for proc in deployment.procs.values():
@@ -157,17 +148,51 @@ def final(frames: list[dict[str, Any]]) -> Answer:
 async def test_roles_in_separate_processes_ingest_answer_and_survive_a_sigkill(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    """Every example is indexed once through the worker process; both gateways answer with a
-    citation over their own reply topics; after kill -9 and a restart of the worker, a question is
-    answered again and a new document is indexed exactly once."""
-    outcomes = await deployment.publish(sorted(EXAMPLES.iterdir()))
-    assert [o.status for o in outcomes] == ["indexed"] * len(outcomes), outcomes
+    """The CLI publishes every example through the remote API (into S3) and each is indexed once;
+    search, status and ask work with --url; both gateways answer with a citation over their own
+    reply topics, and a client resumes on gw2 what it asked on gw1; after kill -9 and a restart of
+    the worker, a question is answered again and a new document is indexed exactly once."""
     secret = Settings(home=deployment.home).gateway_secret()
+    user = issue_token(secret, TENANT, "remote-user", 600)
+    remote = ("--url", deployment.api, "--token", user)
+    published = deployment.cli("publish", str(EXAMPLES), *remote)
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert published.stdout.count("indexed") == len(list(EXAMPLES.iterdir())), published.stdout
+
+    found = deployment.cli("search", "RS-2026004 Emerald Kingfisher", "--json", *remote)
+    assert found.returncode == 0, found.stderr
+    assert any("RS-2026004" in c["text"] for c in json.loads(found.stdout)["chunks"])
+    refused = deployment.cli("status", *remote)
+    assert refused.returncode == 1
+    assert "403" in refused.stderr  # a user token is not an operator's
+    operator = issue_token(secret, TENANT, "ops", 600, ops=True)
+    state = deployment.cli("status", "--json", "--url", deployment.api, "--token", operator)
+    assert state.returncode == 0, state.stderr
+    assert json.loads(state.stdout)["chunks"] > 0
+    answered = deployment.cli("ask", "Who works for Helios Labs?", *remote)
+    assert answered.returncode == 0, answered.stderr
+    assert "works for Helios Labs" in answered.stdout
 
     for gw in ("gw1", "gw2"):
         answer = final(await ask(deployment.gateways[gw], "Who works for Helios Labs?", secret))
         assert "works for Helios Labs" in answer.text
         assert answer.citations
+    # A client that loses its socket on gw1 resumes its unfinished answer on gw2.
+    token = issue_token(secret, TENANT, "roamer", 300)
+    async with connect(f"{deployment.gateways['gw1']}?token={token}") as ws:
+        await ws.send(json.dumps({"type": "ask", "question": "Who works for Helios Labs?"}))
+        accepted = json.loads(await ws.recv())
+        first = json.loads(await ws.recv())
+    async with connect(f"{deployment.gateways['gw2']}?token={token}") as ws:
+        rid = accepted["request_id"]
+        await ws.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": first["seq"]}))
+        frames = [json.loads(await ws.recv())]
+        while frames[-1]["type"] not in ("final", "error"):
+            frames.append(json.loads(await ws.recv()))
+    assert frames[0]["type"] == "resumed"
+    assert [f["seq"] for f in frames[1:]] == list(range(first["seq"] + 1, frames[-1]["seq"] + 1))
+    assert "works for Helios Labs" in frames[-1]["text"]
+
     topics_now = AdminClient({"bootstrap.servers": deployment.bootstrap}).list_topics(timeout=10).topics
     replies = [t for t in topics_now if t.startswith(deployment.names(topics.CHAT_REPLIES))]
     assert len(replies) == 2, replies  # one reply topic per gateway instance
@@ -176,14 +201,15 @@ async def test_roles_in_separate_processes_ingest_answer_and_survive_a_sigkill(
     owner.send_signal(signal.SIGKILL)
     assert owner.wait(timeout=10) == -signal.SIGKILL
     deployment.start("owner", *OWNER_ROLES)
-    deployment.wait_for("owner", r"worker .* running", count=2)
+    deployment.wait_for("owner", r"api (http://\S+)", count=2)
+    deployment.api = deployment.wait_for("owner", r"api (http://\S+)", count=2).group(1)
 
     again = final(await ask(deployment.gateways["gw2"], "Where is Helios Labs headquartered?", secret))
     assert again.citations
     late = tmp_path / "late.md"
     late.write_text("# Late arrival\n\nThe Quillfeather archive was catalogued by Orla Brennan in 2031.\n")
-    [outcome] = await deployment.publish([late])
-    assert outcome.status == "indexed"
-    assert outcome.chunks == 1
+    added = deployment.cli("publish", str(late), "--url", deployment.api, "--token", user)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert re.search(r"late\.md.*indexed.*\b1\b", added.stdout), added.stdout
     found = final(await ask(deployment.gateways["gw1"], "Who catalogued the Quillfeather archive?", secret))
     assert "Orla Brennan" in found.text

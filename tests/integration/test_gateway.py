@@ -383,6 +383,52 @@ async def test_resume_continues_live_events(start_gateway: StartGateway, respond
     assert [e["seq"] for e in [first, *replayed, *live]] == list(range(8))
 
 
+async def test_a_client_resumes_on_another_instance_even_after_the_first_is_gone(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """Asked on gateway A, resumed on gateway B after A stopped: B follows A's reply topic from the
+    ask and delivers the missed events, no gap or duplicate; another user is refused there too."""
+    a, b = await start_gateway(), await start_gateway()
+    gate = responder.gate("g-cross")
+    async with dial(a, token()) as ws:
+        rid = await ask(ws, "n=8 gate=g-cross at=5")
+        seen = [await recv(ws) for _ in range(5)]
+    await a.stop()
+    gate.set()  # the rest lands on A's reply topic while nobody reads it
+    await asyncio.sleep(0.5)
+    async with dial(b, token(user="mallory")) as other:
+        await other.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": 4}))
+        assert (await recv(other))["code"] == "forbidden"
+    async with dial(b, token()) as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": 4}))
+        assert await recv(ws) == {"type": "resumed", "request_id": rid, "after_seq": 4}
+        rest = await until_final(ws)
+    assert [e["seq"] for e in seen + rest] == list(range(12))
+    tokens = [e["text"] for e in seen + rest if e["type"] == "token"]
+    assert tokens == [f"t{i} " for i in range(8)]
+
+
+async def test_resume_on_another_live_instance_streams_what_follows(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """Resumed on B while the agent is still answering A's question: the replay, then live events."""
+    a, b = await start_gateway(), await start_gateway()
+    gate = responder.gate("g-live")
+    async with dial(a, token()) as ws:
+        rid = await ask(ws, "n=4 gate=g-live at=3")
+        first = await recv(ws)
+    async with dial(b, token()) as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": first["seq"]}))
+        assert (await recv(ws))["type"] == "resumed"
+        replayed = [await recv(ws) for _ in range(2)]  # seq 1..2 were published before the gate
+        gate.set()
+        live = await until_final(ws)
+    assert [e["seq"] for e in [first, *replayed, *live]] == list(range(8))
+    async with dial(b, token()) as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": "never-asked"}))
+        assert (await recv(ws))["code"] == "not_found"
+
+
 def slow_socket(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -1,0 +1,164 @@
+"""The public HTTP API (FastAPI, so an OpenAPI document comes with it at /openapi.json and docs at
+/docs): documents in and out, search, and the operator's status, reindex and dead letters, behind
+the same JWTs as the chat gateway with the tenant taken from the token. `ragstream publish|delete|
+search|status|reindex|dlq` use it, locally and against a remote deployment alike."""
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
+import topics
+from services import ops
+from services.api import documents
+from services.api.auth import authenticator
+from services.api.ports import ApiPorts
+from services.gateway.auth import Principal
+
+CONSUMER_LAG = Gauge(
+    "ragstream_consumer_lag",
+    "Messages not yet committed by a stage's consumer group, per input topic (read at scrape time "
+    "from fetch-response watermarks, so right on Tansu and Apache Kafka alike)",
+    ["stage", "topic"],
+)
+CONSUMER_END = Gauge("ragstream_topic_end_offset", "End offset summed over partitions", ["stage", "topic"])
+NOT_OPERATOR = {"description": "The token lacks the operator claim (ops)"}
+NO_SEARCH = {"description": "This API process holds no vector index (run it with the index)"}
+NO_REINDEX = {"description": "This API process does not host the index generations"}
+UNKNOWN_TOPIC = {"description": "Not a topic of the registry"}
+DLQ_TOPIC = Annotated[str | None, Query(description="Only this source topic, e.g. docs.ingest.")]
+
+
+def build_api(ports: ApiPorts) -> FastAPI:
+    app = FastAPI(
+        title="ragstream",
+        summary="Event-driven RAG on Kafka: documents in, cited answers out.",
+        version="1",
+        responses={401: {"description": "No token, or an expired, forged or malformed one"}},
+    )
+    user, operator = authenticator(ports.secret)
+    app.include_router(documents.router(ports, user))
+
+    async def backlog() -> list[ops.Backlog]:
+        if ports.backlog is not None:
+            return await ports.backlog()
+        return await asyncio.to_thread(ops.backlog, ports.bootstrap, ports.names)
+
+    @app.get("/healthz", tags=["probes"])
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/readyz", tags=["probes"])
+    async def readyz() -> dict[str, bool]:
+        return {"ready": True}
+
+    @app.get("/metrics", tags=["probes"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics, with each stage's consumer lag read at scrape time."""
+        for row in await backlog():
+            topic = row.topic.removeprefix(ports.names.prefix)
+            CONSUMER_LAG.labels(row.stage, topic).set(row.lag)
+            CONSUMER_END.labels(row.stage, topic).set(row.end)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/info", tags=["query"])
+    async def info(principal: Annotated[Principal, Depends(user)]) -> dict[str, Any]:
+        """Who the token names, and where this deployment's chat gateway listens."""
+        return {
+            "tenant": principal.tenant,
+            "user": principal.user,
+            "operator": principal.operator,
+            "gateway_url": ports.gateway_url,
+            "search": ports.search is not None,
+            "reindex": ports.stack is not None,
+        }
+
+    @app.get("/v1/search", tags=["query"], responses={400: {"description": "A blank query"}, 503: NO_SEARCH})
+    async def search(
+        q: Annotated[str, Query(min_length=1, max_length=4000, description="What to look for.")],
+        principal: Annotated[Principal, Depends(user)],
+        k: Annotated[int, Query(ge=1, le=50, description="How many chunks.")] = 5,
+    ) -> dict[str, Any]:
+        """The best chunks for the token's tenant (hybrid vector + keyword, graph-fused) and the
+        graph entities and relations the query names."""
+        if ports.search is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this API process has no search")
+        if not q.strip() or "\x00" in q:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "q must be text with something in it")
+        return (await ports.search(q, principal.tenant, k)).to_json()
+
+    @app.get("/v1/status", tags=["operations"], responses={403: NOT_OPERATOR})
+    async def stack_status(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
+        """Each stage's backlog, the live index version with its chunk and graph counts, and the
+        reindex in progress (where this process hosts the index)."""
+        rows = await backlog()
+        body: dict[str, Any] = {
+            "bootstrap": ports.bootstrap,
+            "backlog": [
+                {"stage": r.stage, "topic": r.topic, "end": r.end, "committed": r.committed, "lag": r.lag}
+                for r in rows
+            ],
+        }
+        if ports.index_status is not None:
+            body |= await ports.index_status()
+        return body
+
+    @app.get("/v1/reindex", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})
+    async def reindex_progress(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
+        if ports.stack is None:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "reindex runs in `ragstream up`")
+        progress: dict[str, Any] = ports.stack.progress.to_json()
+        return progress
+
+    @app.post(
+        "/v1/reindex",
+        tags=["operations"],
+        status_code=status.HTTP_202_ACCEPTED,
+        responses={403: NOT_OPERATOR, 409: {"description": "A reindex is already running"}, 501: NO_REINDEX},
+    )
+    async def reindex(_: Annotated[Principal, Depends(operator)]) -> JSONResponse:
+        """Start building the next index version from the chunk topic; poll GET for progress."""
+        stack = ports.stack
+        if stack is None:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "reindex runs in `ragstream up`")
+        if stack.progress.state == "catching-up":
+            raise HTTPException(status.HTTP_409_CONFLICT, "a reindex is already running")
+        task = asyncio.create_task(stack.reindex())
+        ports.tasks.add(task)
+        task.add_done_callback(ports.tasks.discard)
+        await asyncio.sleep(0.1)
+        return JSONResponse(stack.progress.to_json(), status_code=status.HTTP_202_ACCEPTED)
+
+    def dlq_spec(topic: str | None) -> topics.TopicSpec | None:
+        try:
+            return topics.by_name(topic.removesuffix(topics.DLQ_SUFFIX)) if topic else None
+        except KeyError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+
+    @app.get("/v1/dlq", tags=["operations"], responses={400: UNKNOWN_TOPIC, 403: NOT_OPERATOR})
+    async def dead_letters(_: Annotated[Principal, Depends(operator)], topic: DLQ_TOPIC = None) -> list[Any]:
+        """Every dead letter: where it failed, why, and whether it was replayed."""
+        letters = await asyncio.to_thread(ops.dead_letters, ports.bootstrap, ports.names, dlq_spec(topic))
+        return [
+            {
+                "dlq_topic": d.dlq_topic,
+                "partition": d.partition,
+                "offset": d.offset,
+                "key": d.key,
+                "stage": d.stage,
+                "reason": d.reason,
+                "error": d.error,
+                "replayed": d.replayed,
+            }
+            for d in letters
+        ]
+
+    @app.post("/v1/dlq/replay", tags=["operations"], responses={400: UNKNOWN_TOPIC, 403: NOT_OPERATOR})
+    async def replay(_: Annotated[Principal, Depends(operator)], topic: DLQ_TOPIC = None) -> dict[str, int]:
+        """Send dead letters not yet replayed back to their source topic, byte for byte."""
+        sent = await asyncio.to_thread(ops.replay, ports.bootstrap, ports.names, dlq_spec(topic))
+        return {"replayed": len(sent)}
+
+    return app

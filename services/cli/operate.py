@@ -1,0 +1,171 @@
+"""`ragstream status`, `reindex`, `topics` and `dlq`: the operator's commands, against the local
+stack or a remote deployment (an operator token: `ragstream token --operator`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import topics
+from services.cli.app import (
+    HomeOpt,
+    TokenOpt,
+    UrlOpt,
+    api_for,
+    console,
+    err,
+    fail,
+    run_info,
+    settings_for,
+)
+from topics import TopicNames
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Is the stack up? Its broker, index version, chunk and entity counts, and each stage's backlog."""
+    settings = settings_for(home)
+    api = api_for(settings, url, token, None)
+    if api is not None:
+        body = api.call("GET", "/v1/status")
+    else:  # workers on an external Kafka: the backlog is all there is to show
+        from services.ops import backlog
+
+        info = run_info(settings)
+        rows = backlog(info["bootstrap"], TopicNames(info["topic_prefix"]))
+        body = {"bootstrap": info["bootstrap"], "backlog": [asdict(r) | {"lag": r.lag} for r in rows]}
+    if as_json:
+        console.print_json(data=body)
+        return
+    console.print(
+        f"[bold green]up[/]  broker {body['bootstrap']}  index {body.get('collection')}  "
+        f"chunks {body.get('chunks', '?')}  graph {body.get('graph', {})}"
+    )
+    table = Table(title="backlog per stage")
+    for column in ("stage", "topic", "end offset", "committed", "lag"):
+        table.add_column(column)
+    for row in body["backlog"]:
+        table.add_row(row["stage"], row["topic"], str(row["end"]), str(row["committed"]), str(row["lag"]))
+    console.print(table)
+
+
+def reindex(
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow progress until the swap.")] = True,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Rebuild the index into a new version by replaying the chunk topic (no re-parse) with fresh
+    consumer groups, then swap the `chunks` alias atomically once it has caught up. Searches keep
+    answering from the old version until the swap; new documents reach both meanwhile."""
+    settings = settings_for(home)
+    api = api_for(settings, url, token, None)
+    if api is None:
+        raise fail("reindex runs inside the embedded stack (`ragstream up`)")
+    body = api.call("POST", "/v1/reindex")
+    console.print(f"reindexing into [bold]{body['collection']}[/] (live: {body['previous']})")
+    if not wait:
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("chunks in the new version", total=None)
+        while body["state"] == "catching-up":
+            time.sleep(1.0)
+            body = api.call("GET", "/v1/reindex")
+            progress.update(task, completed=body["new_chunks"], total=max(body["live_chunks"], 1))
+    if body["state"] != "swapped":
+        raise fail(f"reindex {body['state']}: {body.get('error')}")
+    took = body["finished_at"] - body["started_at"]
+    console.print(
+        f"[green]swapped[/]: alias now points at {body['collection']} "
+        f"({body['new_chunks']} chunks, {took:.1f}s)"
+    )
+
+
+def list_topics() -> None:
+    """The topic registry: names, keys, schemas and dead-letter topics."""
+    table = Table(title="topics")
+    for column in ("topic", "key", "value schema", "dlq", "what"):
+        table.add_column(column)
+    for spec in topics.ALL:
+        table.add_row(
+            spec.name,
+            spec.key,
+            spec.value.avro_name(),
+            spec.name + ".dlq" if spec.dlq else "-",
+            spec.description,
+        )
+    console.print(table)
+
+
+def _dlq_spec(topic: str | None) -> topics.TopicSpec | None:
+    if topic is None:
+        return None
+    try:
+        return topics.by_name(topic.removesuffix(topics.DLQ_SUFFIX))
+    except KeyError as exc:
+        raise fail(str(exc)) from None
+
+
+TopicOpt = Annotated[str | None, typer.Option(help="Only this source topic (e.g. docs.ingest).")]
+
+
+def dlq_list(
+    topic: TopicOpt = None, url: UrlOpt = None, token: TokenOpt = None, home: HomeOpt = None
+) -> None:
+    """Every dead letter: source topic, stage, reason, error, and whether it was replayed."""
+    settings = settings_for(home)
+    letters: list[dict[str, Any]]
+    if url:
+        api = api_for(settings, url, token, None)
+        assert api is not None
+        letters = api.call("GET", "/v1/dlq", params={"topic": topic} if topic else {})
+    else:
+        from services.ops import dead_letters
+
+        info = run_info(settings)
+        found = dead_letters(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic))
+        letters = [
+            {"dlq_topic": d.dlq_topic, "offset": d.offset, "key": d.key, "stage": d.stage, "reason": d.reason,
+             "error": d.error, "replayed": d.replayed}
+            for d in found
+        ]  # fmt: skip
+    if not letters:
+        console.print("[green]no dead letters[/]")
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("dlq", "offset", "key", "stage", "reason", "error", "replayed"):
+        table.add_column(column)
+    for d in letters:
+        table.add_row(
+            d["dlq_topic"], str(d["offset"]), d["key"][:12], d["stage"], d["reason"], d["error"][:70],
+            "yes" if d["replayed"] else "no",
+        )  # fmt: skip
+    console.print(table)
+
+
+def dlq_replay(
+    topic: TopicOpt = None, url: UrlOpt = None, token: TokenOpt = None, home: HomeOpt = None
+) -> None:
+    """Send dead letters not yet replayed back to their source topic, byte for byte (after you fixed
+    the cause). Replaying twice does not resend: the replay position is committed."""
+    settings = settings_for(home)
+    if url:
+        api = api_for(settings, url, token, None)
+        assert api is not None
+        count = api.call("POST", "/v1/dlq/replay", params={"topic": topic} if topic else {})["replayed"]
+    else:
+        from services.ops import replay
+
+        info = run_info(settings)
+        count = len(replay(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic)))
+    console.print(f"replayed {count} message(s)")
