@@ -63,9 +63,13 @@ def write_live_label(settings: Settings, label: str) -> None:
     os.replace(tmp, path)
 
 
+class ReindexRefused(RuntimeError):
+    """The new generation cannot replace the live one (nothing to replay, or fewer chunks)."""
+
+
 @dataclass
 class ReindexProgress:
-    state: str = "idle"  # idle | catching-up | swapped | failed
+    state: str = "idle"  # idle | catching-up | swapped | failed | cancelled
     collection: str = ""
     previous: str | None = None
     live_chunks: int = 0
@@ -93,6 +97,9 @@ class Stack:
     _exits: dict[str, contextlib.AsyncExitStack] = field(default_factory=dict)
     progress: ReindexProgress = field(default_factory=ReindexProgress)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Versions an attempt already used: a retry never reuses a failed generation's topics and groups
+    _attempted: list[str] = field(default_factory=list)
+    _task: asyncio.Task[ReindexProgress] | None = None
 
     @property
     def vectors(self) -> Any:
@@ -113,6 +120,21 @@ class Stack:
 
         return compile_agent(self.embedder, self.vectors, self.graph, self.settings.stores.collection_alias)
 
+    def start_reindex(self, timeout_s: float = 3600.0) -> ReindexProgress:
+        """Start a reindex in the background (RuntimeError if one runs); follow ``progress``."""
+        if self._lock.locked():
+            raise RuntimeError("a reindex is already running")
+        self._task = asyncio.create_task(self.reindex(timeout_s))
+        self._task.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures live in progress
+        return self.progress
+
+    def cancel_reindex(self) -> bool:
+        """Stop the reindex in progress (its new generation is retired, the alias stays); False if none."""
+        if self._task is None or self._task.done():
+            return False
+        self._task.cancel()
+        return True
+
     async def reindex(self, timeout_s: float = 3600.0, settle_checks: int = 2) -> ReindexProgress:
         """Build the next index version from the chunk topic and swap it in; returns when swapped."""
         if self._lock.locked():
@@ -120,7 +142,8 @@ class Stack:
         async with self._lock:
             alias = self.settings.stores.collection_alias
             previous = await self.vectors.resolve(alias)
-            target = next_collection(alias, await self.vectors.collections())
+            target = next_collection(alias, [*await self.vectors.collections(), *self._attempted])
+            self._attempted.append(target)
             label = target.rsplit("_", 1)[1]
             self.progress = ReindexProgress("catching-up", target, previous, started_at=time.time())
             names = self.names.generation(label, SHARED)
@@ -150,29 +173,48 @@ class Stack:
                 self.progress.finished_at = time.time()
                 return self.progress
             except BaseException as exc:
-                self.progress.state = "failed"
-                self.progress.error = f"{type(exc).__name__}: {exc}"
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                self.progress.state = "cancelled" if cancelled else "failed"
+                self.progress.error = "cancelled by the operator" if cancelled else str(exc)
+                self.progress.finished_at = time.time()
+                log.warning("reindex ended without a swap", collection=target, reason=self.progress.error)
                 await exit_stack.aclose()
                 raise
 
     async def _catch_up(
         self, new: Pipeline, target: str, previous: str | None, suffix: str, timeout_s: float, settle: int
     ) -> None:
+        """Wait until the new generation has consumed the chunk topic and holds what the live one
+        holds. Refuse at once when there is nothing to replay, and once caught up with fewer chunks:
+        swapping either in would silently lose documents."""
         deadline = time.monotonic() + timeout_s
-        calm = 0
+        calm = short = 0
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
             rows = await asyncio.to_thread(backlog, self.bootstrap, new.names, suffix, GENERATION_STAGES)
             started = all(r.committed > 0 for r in rows if r.end > 0)
             lag = sum(r.lag for r in rows)
+            replayable = sum(r.end for r in rows if r.stage == "embed")
             live = await self.vectors.count(previous, must={}) if previous else 0
             fresh = (
                 await self.vectors.count(target, must={}) if target in await self.vectors.collections() else 0
             )
             self.progress.lag, self.progress.live_chunks, self.progress.new_chunks = lag, live, fresh
-            calm = calm + 1 if (lag == 0 and started and fresh == live) else 0
+            if live and not replayable:
+                raise ReindexRefused(
+                    f"nothing to replay: docs.chunks is empty while {previous} holds {live} chunks "
+                    "(was the broker's storage lost?); publish the documents again to rebuild"
+                )
+            caught_up = lag == 0 and started
+            calm = calm + 1 if (caught_up and fresh == live) else 0
+            short = short + 1 if (caught_up and fresh < live) else 0
             if calm >= settle:
                 return
+            if short >= settle + 2:
+                raise ReindexRefused(
+                    f"{target} replayed all of docs.chunks but holds {fresh} chunks, {previous} holds "
+                    f"{live}: the replay source lacks documents, refusing to swap"
+                )
         raise TimeoutError(
             f"reindex into {target} did not catch up in {timeout_s:.0f}s "
             f"(lag {self.progress.lag}, {self.progress.new_chunks}/{self.progress.live_chunks} chunks)"

@@ -446,7 +446,10 @@ resource "aws_msk_configuration" "this" {
   kafka_versions = [var.msk_kafka_version]
 
   # Topics come from the registry (the chart's topic-init hook); producers use acks=all with
-  # idempotence, so all in-sync replicas but one must confirm each write.
+  # idempotence, so all in-sync replicas but one must confirm each write. The 7-day default below
+  # applies only to topics the registry gives no retention: docs.chunks (the replay source of a
+  # reindex) and every *.dlq are created with retention.ms=-1 and retention.bytes=-1, and the hook
+  # re-applies that to existing topics (topics/admin.py), so a reindex can always rebuild everything.
   server_properties = <<-EOT
     auto.create.topics.enable=false
     default.replication.factor=${local.kafka_replication_factor}

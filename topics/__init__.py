@@ -21,6 +21,11 @@ from services.common.messages import (
 )
 
 DLQ_SUFFIX = ".dlq"
+# Topic configs that must hold on any broker. The replay source of a reindex and the dead letters
+# an operator replays are kept while their documents live: time and size retention are off. Not
+# compaction: every chunk of a document shares its key, and compaction keeps one record per key.
+# (Tansu enforces neither; Apache Kafka, MSK and Strimzi do.)
+KEEP_FOREVER: tuple[tuple[str, str], ...] = (("retention.ms", "-1"), ("retention.bytes", "-1"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +35,17 @@ class TopicSpec:
     key: str
     description: str
     dlq: bool = True
+    config: tuple[tuple[str, str], ...] = ()  # topic configs set at creation and kept by ensure_topics
 
 
 INGEST = TopicSpec("docs.ingest", DocumentSubmitted, "doc_id", "documents to index or delete (claim check)")
 PARSED = TopicSpec("docs.parsed", DocumentParsed, "doc_id", "parsed documents (sections in the blob store)")
 CHUNKS = TopicSpec(
-    "docs.chunks", ChunkCreated, "doc_id", "token-sized chunks; the replay source of a reindex"
+    "docs.chunks",
+    ChunkCreated,
+    "doc_id",
+    "token-sized chunks; the replay source of a reindex (kept forever)",
+    config=KEEP_FOREVER,
 )
 EMBEDDED = TopicSpec("docs.embedded", ChunkEmbedded, "doc_id", "chunks with their vectors")
 GRAPH = TopicSpec("docs.graph", GraphExtracted, "doc_id", "entities and relations per chunk")
@@ -102,12 +112,16 @@ class TopicNames:
         return f"{self.prefix}{CHAT_REPLIES.name}.{gateway_id}"
 
     def all_names(self, specs: tuple[TopicSpec, ...] = ALL) -> list[str]:
-        names = []
+        return list(self.configs(specs))
+
+    def configs(self, specs: tuple[TopicSpec, ...] = ALL) -> dict[str, dict[str, str]]:
+        """Every topic of ``specs`` and its DLQ, with the configs each must have (DLQs: kept forever)."""
+        found: dict[str, dict[str, str]] = {}
         for spec in specs:
-            names.append(self(spec))
+            found[self(spec)] = dict(spec.config)
             if spec.dlq:
-                names.append(self.dlq(spec))
-        return names
+                found[self.dlq(spec)] = dict(KEEP_FOREVER)
+        return found
 
     def spec_of(self, broker_name: str) -> TopicSpec:
         """The registry entry behind a broker topic name (a DLQ name gives its source topic)."""

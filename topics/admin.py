@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 
 from topics import ALL, TopicNames, TopicSpec
 
@@ -26,11 +32,12 @@ def ensure_topics(
     """
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=timeout_s).topics
-    wanted = names.all_names(specs)
+    configs = names.configs(specs)
+    wanted = list(configs)
     missing = [n for n in wanted if n not in existing]
     if missing:
         futures = admin.create_topics(
-            [NewTopic(n, num_partitions=partitions, replication_factor=replication_factor) for n in missing],
+            [NewTopic(n, partitions, replication_factor, config=configs[n]) for n in missing],
             operation_timeout=timeout_s,
         )
         for name, future in futures.items():
@@ -46,4 +53,31 @@ def ensure_topics(
             raise TopicSetupError(f"topic {name} is missing after creation")
         if not topic.partitions or topic.error is not None:
             raise TopicSetupError(f"topic {name} is not usable: {topic.error or 'no partitions'}")
+    _keep_configs(admin, {n: c for n, c in configs.items() if c and n not in missing}, timeout_s)
     return missing
+
+
+def _keep_configs(admin: AdminClient, configs: dict[str, dict[str, str]], timeout_s: float) -> None:
+    """Existing topics get the configs the registry requires (e.g. created by hand, or by an older
+    version, with the broker's default retention): a replay source must not shrink silently."""
+    if not configs:
+        return
+    described = admin.describe_configs([ConfigResource("topic", n) for n in configs])
+    changes = []
+    for resource, future in described.items():
+        have = {k: v.value for k, v in future.result(timeout=timeout_s).items()}
+        need = configs[resource.name]
+        wrong = [
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in need.items()
+            if have.get(k) != v
+        ]
+        if wrong:
+            changes.append(ConfigResource("topic", resource.name, incremental_configs=wrong))
+    if not changes:
+        return
+    for resource, future in admin.incremental_alter_configs(changes).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise TopicSetupError(f"cannot set the required configs of topic {resource.name}: {exc}") from exc

@@ -105,11 +105,14 @@ def build_api(ports: ApiPorts) -> FastAPI:
             body |= await ports.index_status()
         return body
 
-    @app.get("/v1/reindex", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})
-    async def reindex_progress(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
+    def hosted_index() -> Any:
         if ports.stack is None:
             raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "reindex runs in `ragstream up`")
-        progress: dict[str, Any] = ports.stack.progress.to_json()
+        return ports.stack
+
+    @app.get("/v1/reindex", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})
+    async def reindex_progress(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
+        progress: dict[str, Any] = hosted_index().progress.to_json()
         return progress
 
     @app.post(
@@ -118,18 +121,29 @@ def build_api(ports: ApiPorts) -> FastAPI:
         status_code=status.HTTP_202_ACCEPTED,
         responses={403: NOT_OPERATOR, 409: {"description": "A reindex is already running"}, 501: NO_REINDEX},
     )
-    async def reindex(_: Annotated[Principal, Depends(operator)]) -> JSONResponse:
-        """Start building the next index version from the chunk topic; poll GET for progress."""
-        stack = ports.stack
-        if stack is None:
-            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, "reindex runs in `ragstream up`")
-        if stack.progress.state == "catching-up":
-            raise HTTPException(status.HTTP_409_CONFLICT, "a reindex is already running")
-        task = asyncio.create_task(stack.reindex())
-        ports.tasks.add(task)
-        task.add_done_callback(ports.tasks.discard)
+    async def reindex(
+        _: Annotated[Principal, Depends(operator)],
+        timeout_s: Annotated[
+            float, Query(gt=0, le=86400, description="Give up (and retire it) after this.")
+        ] = 3600,
+    ) -> JSONResponse:
+        """Start building the next index version from the chunk topic; poll GET for progress. It
+        fails fast, without swapping, when there is nothing to replay or fewer chunks come back."""
+        stack = hosted_index()
+        try:
+            stack.start_reindex(timeout_s)
+        except RuntimeError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         await asyncio.sleep(0.1)
         return JSONResponse(stack.progress.to_json(), status_code=status.HTTP_202_ACCEPTED)
+
+    @app.delete("/v1/reindex", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})
+    async def cancel_reindex(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
+        """Cancel the reindex in progress: its new version is retired, searches keep the live one."""
+        stack = hosted_index()
+        cancelled = stack.cancel_reindex()
+        await asyncio.sleep(0.2)
+        return {"cancelled": cancelled, **stack.progress.to_json()}
 
     def dlq_spec(topic: str | None) -> topics.TopicSpec | None:
         try:

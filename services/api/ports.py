@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class ApiPorts:
     index_status: Callable[[], Awaitable[dict[str, Any]]] | None = None
     stack: Any = None  # services.generations.Stack where this process hosts the index generations
     gateway_url: str | None = None
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # reindexes started here
 
     async def flush(self) -> None:
         """Wait until what this request published is on the broker (raises if it cannot get there)."""

@@ -60,18 +60,29 @@ def status(
 
 def reindex(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow progress until the swap.")] = True,
+    timeout: Annotated[
+        float, typer.Option(help="Give up after this many seconds (nothing is swapped).")
+    ] = 3600,
+    cancel: Annotated[bool, typer.Option("--cancel", help="Stop the reindex in progress.")] = False,
     url: UrlOpt = None,
     token: TokenOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Rebuild the index into a new version by replaying the chunk topic (no re-parse) with fresh
     consumer groups, then swap the `chunks` alias atomically once it has caught up. Searches keep
-    answering from the old version until the swap; new documents reach both meanwhile."""
+    answering from the old version until the swap; new documents reach both meanwhile. It refuses
+    at once when the chunk topic is empty, and without swapping when it holds fewer chunks than the
+    live version (the broker lost data: publish the documents again). Ctrl-C stops only the waiting;
+    `--cancel` stops the reindex."""
     settings = settings_for(home)
     api = api_for(settings, url, token, None)
     if api is None:
         raise fail("reindex runs inside the embedded stack (`ragstream up`)")
-    body = api.call("POST", "/v1/reindex")
+    if cancel:
+        body = api.call("DELETE", "/v1/reindex")
+        console.print("cancelled" if body["cancelled"] else f"no reindex in progress (last: {body['state']})")
+        return
+    body = api.call("POST", "/v1/reindex", params={"timeout_s": timeout})
     console.print(f"reindexing into [bold]{body['collection']}[/] (live: {body['previous']})")
     if not wait:
         return
@@ -83,7 +94,7 @@ def reindex(
             body = api.call("GET", "/v1/reindex")
             progress.update(task, completed=body["new_chunks"], total=max(body["live_chunks"], 1))
     if body["state"] != "swapped":
-        raise fail(f"reindex {body['state']}: {body.get('error')}")
+        raise fail(f"reindex {body['state']}, nothing swapped: {body.get('error')}")
     took = body["finished_at"] - body["started_at"]
     console.print(
         f"[green]swapped[/]: alias now points at {body['collection']} "

@@ -4,6 +4,7 @@ topic, swapped in atomically while searches keep answering, and becomes the live
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from bench.corpus import generate_corpus
 from services.common.settings import Settings
-from services.generations import read_live_label, run_stack
+from services.generations import ReindexRefused, Stack, read_live_label, run_stack
 from services.models.embedder import LocalEmbedder
 from services.publisher import DocumentPublisher, OutcomeWatcher
 from services.retrieve.search import search
@@ -71,3 +72,41 @@ async def test_reindex_swaps_versions_while_searches_keep_answering(
         watcher.close()
         assert outcome.status == "indexed"
         assert await stack.vectors.count("chunks_v2", must={}) == before + outcome.chunks
+
+
+async def publish_all(stack: Stack, names: TopicNames, paths: list[Path]) -> None:
+    watcher = OutcomeWatcher(stack.bootstrap, names, stack.front.codec)
+    publisher = DocumentPublisher(stack.bootstrap, names, stack.front.codec, stack.front.blobs)
+    subs = [await publisher.upsert(p, TENANT) for p in paths]
+    publisher.flush()
+    outcomes = await watcher.wait(subs, 180)
+    watcher.close()
+    assert {o.status for o in outcomes} == {"indexed"}
+
+
+async def test_a_reindex_that_would_lose_documents_refuses_fast_and_says_why(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The stores outlive the broker's topics (a broker whose storage was lost): a reindex with an
+    empty chunk topic refuses within seconds, and one whose chunk topic holds only some documents
+    refuses once it has replayed them, both naming the counts; the live version stays untouched."""
+    corpus = generate_corpus(tmp_path / "corpus", n_docs=6, seed=5, include_broken=False)
+    settings = Settings(home=tmp_path / "stack")
+    embedder = LocalEmbedder()
+    first = TopicNames(prefix=f"rxa-{uuid.uuid4().hex[:8]}.")
+    async with run_stack(settings, bootstrap=kafka_bootstrap, names=first, embedder=embedder) as stack:
+        await publish_all(stack, first, corpus.good_paths)
+        live = await stack.vectors.count("chunks_v1", must={})
+    lost = TopicNames(prefix=f"rxb-{uuid.uuid4().hex[:8]}.")  # same stores, a broker that forgot
+    async with run_stack(settings, bootstrap=kafka_bootstrap, names=lost, embedder=embedder) as stack:
+        started = time.monotonic()
+        with pytest.raises(ReindexRefused, match="nothing to replay"):
+            await stack.reindex(timeout_s=120)
+        assert time.monotonic() - started < 30
+        assert stack.progress.state == "failed"
+        assert "nothing to replay" in stack.progress.error
+        await publish_all(stack, lost, corpus.good_paths[:2])  # the chunk topic now holds two documents
+        with pytest.raises(ReindexRefused, match=rf"holds \d+ chunks, chunks_v1 holds {live}"):
+            await stack.reindex(timeout_s=120)
+        assert await stack.vectors.resolve("chunks") == "chunks_v1"
+        assert await stack.vectors.count("chunks_v1", must={}) == live

@@ -124,8 +124,8 @@ def test_grafana_dashboard_is_json_with_lag_and_app_metrics() -> None:
 
 
 def test_dashboard_app_metrics_exist_in_the_code() -> None:
-    """Every ragstream_* series the dashboard queries is one the stage runtime or admin exports."""
-    from services.admin import CONSUMER_LAG
+    """Every ragstream_* series the dashboard queries is one the stage runtime or the API exports."""
+    from services.api.app import CONSUMER_LAG
 
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
     exported = {
