@@ -190,8 +190,10 @@ def test_prometheus_scrapes_every_stage_service() -> None:
 
 # ---------------------------------------------------------------------------------------- settings
 def test_every_ragstream_variable_maps_to_a_settings_field() -> None:
-    """Each RAGSTREAM_* name in compose, Helm, Dockerfile and deploy files is a real settings field."""
+    """Each RAGSTREAM_* name in compose, Helm, Dockerfile, deploy files and model configs is a real
+    settings field (the 8B config once named RAGSTREAM_MODELS__LLM_FAST_URL, which none reads)."""
     paths = [COMPOSE, ROOT / "Dockerfile", ROOT / "model_serving" / "README.md"]
+    paths += sorted((ROOT / "model_serving" / "configs").glob("*.yaml"))
     paths += [p for base in (ROOT / "helm", DEPLOY) for p in sorted(base.rglob("*")) if p.is_file()]
     found = _env_names(paths)
     assert "RAGSTREAM_KAFKA__BOOTSTRAP" in found
