@@ -14,6 +14,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from services import roles
 from services.common.settings import Settings
 from services.common.stage import HANDLE_SECONDS, MESSAGES, consumer_group
 from services.ops import CONSUMERS
@@ -101,7 +102,7 @@ def test_compose_and_chart_metadata_parse() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
     assert chart["name"] == "ragstream"
-    assert isinstance(_values()["stages"], dict)
+    assert isinstance(_values()["roles"], dict)
 
 
 def _dashboard_exprs() -> list[str]:
@@ -234,21 +235,23 @@ def test_helm_template_references_only_existing_values(template: Path) -> None:
     assert not missing, f"{template.name} reads undefined values {sorted(set(missing))}"
 
 
-def test_helm_values_define_exactly_the_pipeline_stages() -> None:
-    """values.stages has one entry per stage, and the Deployment template runs `ragstream worker`."""
-    assert sorted(_values()["stages"]) == sorted(STAGES)
-    deployment = (CHART / "templates" / "deployment.yaml").read_text()
-    assert 'command: ["ragstream", "worker", {{ $name | quote }}]' in deployment
+def test_helm_values_define_exactly_the_roles() -> None:
+    """values.roles has one entry per role of services/roles.py; the pods run `ragstream worker`."""
+    assert sorted(_values()["roles"]) == sorted(roles.names())
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert 'command: ["ragstream", "worker", {{ .role | quote }}]' in helpers
 
 
 def test_keda_consumer_groups_match_the_code() -> None:
-    """Each stage's KEDA triggers are its input topics with the consumer groups the workers join."""
-    stages = _values()["stages"]
-    for stage, specs in CONSUMERS.items():
-        expected = {(spec.name, consumer_group(TopicNames(), stage, spec)) for spec in specs}
-        triggers = {(t["topic"], t["consumerGroup"]) for t in stages[stage]["triggers"]}
-        assert triggers == expected, stage
-    assert set(stages) == set(CONSUMERS)
+    """Each consuming role's KEDA triggers are its input topics with the consumer groups it joins;
+    roles that consume nothing with a group (gateway, api) have none."""
+    values = _values()["roles"]
+    for role in roles.ROLES:
+        expected = {(spec.name, consumer_group(TopicNames(), role.name, spec)) for spec in role.consumes}
+        if role.kind == "edge":
+            expected = set()
+        triggers = {(t["topic"], t["consumerGroup"]) for t in values[role.name].get("triggers", [])}
+        assert triggers == expected, role.name
 
 
 def test_keda_prefixing_matches_topic_names() -> None:
@@ -268,8 +271,9 @@ def test_keda_prefixing_matches_topic_names() -> None:
 def test_keda_never_scales_past_the_partition_count() -> None:
     """No stage may scale beyond the partitions of its input topics (idle consumers do nothing)."""
     values = _values()
-    for stage, spec in values["stages"].items():
-        assert spec["autoscaling"]["maxReplicas"] <= values["kafka"]["partitions"], stage
+    for role, spec in values["roles"].items():
+        if "autoscaling" in spec:
+            assert spec["autoscaling"]["maxReplicas"] <= values["kafka"]["partitions"], role
 
 
 # ---------------------------------------------------------------------------------------- karpenter

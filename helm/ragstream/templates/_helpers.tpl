@@ -34,9 +34,9 @@ app.kubernetes.io/name: {{ include "ragstream.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* The Deployment (and Service, ScaledObject) name of one stage: <fullname>-<stage>. */}}
-{{- define "ragstream.stageName" -}}
-{{- printf "%s-%s" (include "ragstream.fullname" .root) .stage | trunc 63 | trimSuffix "-" }}
+{{/* The workload (and Service, ScaledObject, PDB) name of one role: <fullname>-<role>. */}}
+{{- define "ragstream.roleName" -}}
+{{- printf "%s-%s" (include "ragstream.fullname" .root) .role | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "ragstream.serviceAccountName" -}}
@@ -57,6 +57,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "ragstream.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The RayService's Serve endpoint (KubeRay names the Service <rayservice>-serve-svc). */}}
+{{- define "ragstream.modelsUrl" -}}
+{{- printf "http://%s-models-serve-svc:8000" (include "ragstream.fullname" .) }}
 {{- end }}
 
 {{/*
@@ -84,10 +89,23 @@ by the topic-init hook, which runs before the release's Secret exists.
   value: {{ .Values.kafka.maxPollRecords | quote }}
 {{- end }}
 
-{{/* Everything a stage reads: the settings tree as RAGSTREAM_* variables, secrets from the Secret. */}}
+{{- define "ragstream.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ragstream.secretName" .root }}
+      key: {{ .key }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
+{{- end }}
+
+{{/* Everything a role reads: the settings tree as RAGSTREAM_* variables, secrets from the Secret. */}}
 {{- define "ragstream.env" -}}
 - name: RAGSTREAM_HOME
   value: {{ .Values.home.mountPath | quote }}
+- name: RAGSTREAM_DEPLOYMENT_ID
+  value: {{ default (printf "%s-%s" .Release.Namespace .Release.Name) .Values.deploymentId | quote }}
 - name: RAGSTREAM_TENANT
   value: {{ .Values.tenant | quote }}
 - name: RAGSTREAM_LOG_FORMAT
@@ -107,46 +125,135 @@ by the topic-init hook, which runs before the release's Secret exists.
   value: {{ .Values.stores.neo4jUser | quote }}
 - name: RAGSTREAM_STORES__COLLECTION_ALIAS
   value: {{ .Values.stores.collectionAlias | quote }}
-- name: RAGSTREAM_STORES__NEO4J_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "ragstream.secretName" . }}
-      key: neo4j-password
-- name: RAGSTREAM_STORES__POSTGRES_DSN
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "ragstream.secretName" . }}
-      key: postgres-dsn
-      optional: true
-- name: RAGSTREAM_STORES__QDRANT_API_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "ragstream.secretName" . }}
-      key: qdrant-api-key
-      optional: true
-{{- with .Values.models.embeddingsUrl }}
+{{- with .Values.external.s3.bucket }}
+- name: RAGSTREAM_STORES__BLOB_URL
+  value: {{ printf "s3://%s/%s" . $.Values.external.s3.prefix | quote }}
+- name: RAGSTREAM_STORES__S3_REGION
+  value: {{ $.Values.external.s3.region | quote }}
+{{- end }}
+{{- with .Values.external.redis.url }}
+- name: RAGSTREAM_GATEWAY__REDIS_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.gateway.publicUrl }}
+- name: RAGSTREAM_GATEWAY__PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{ include "ragstream.secretEnv" (dict "root" . "name" "RAGSTREAM_STORES__NEO4J_PASSWORD" "key" "neo4j-password") }}
+{{ include "ragstream.secretEnv" (dict "root" . "name" "RAGSTREAM_GATEWAY__JWT_SECRET" "key" "jwt-secret") }}
+{{ include "ragstream.secretEnv" (dict "root" . "name" "RAGSTREAM_STORES__POSTGRES_DSN" "key" "postgres-dsn" "optional" true) }}
+{{ include "ragstream.secretEnv" (dict "root" . "name" "RAGSTREAM_STORES__QDRANT_API_KEY" "key" "qdrant-api-key" "optional" true) }}
+{{ include "ragstream.secretEnv" (dict "root" . "name" "RAGSTREAM_MODELS__EMBEDDINGS_API_KEY" "key" "embeddings-api-key" "optional" true) }}
+{{- $served := .Values.modelServing.enabled }}
+{{- $embed := ternary (printf "%s/embed" (include "ragstream.modelsUrl" .)) .Values.models.embeddingsUrl $served }}
+{{- $rerank := ternary (printf "%s/rerank" (include "ragstream.modelsUrl" .)) .Values.models.rerankUrl $served }}
+{{- $llm := ternary (printf "%s/llm" (include "ragstream.modelsUrl" .)) .Values.models.llmUrl $served }}
+{{- with $embed }}
 - name: RAGSTREAM_MODELS__EMBEDDINGS_URL
   value: {{ . | quote }}
 {{- end }}
 - name: RAGSTREAM_MODELS__EMBEDDINGS_MODEL
-  value: {{ .Values.models.embeddingsModel | quote }}
+  value: {{ ternary .Values.modelServing.embeddingsModel .Values.models.embeddingsModel $served | quote }}
 - name: RAGSTREAM_MODELS__EMBEDDINGS_DIM
-  value: {{ .Values.models.embeddingsDim | quote }}
+  value: {{ ternary .Values.modelServing.embeddingsDim .Values.models.embeddingsDim $served | quote }}
+{{- with $rerank }}
+- name: RAGSTREAM_MODELS__RERANK_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if $served }}
+- name: RAGSTREAM_MODELS__RERANK_MODEL
+  value: {{ .Values.modelServing.rerankModel | quote }}
+{{- end }}
+{{- with $llm }}
+- name: RAGSTREAM_MODELS__LLM_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with (ternary (ternary "llama-3-70b-instruct" "llama-3-8b-instruct" (eq .Values.modelServing.profile "70b")) .Values.models.llmModel $served) }}
+- name: RAGSTREAM_MODELS__LLM_MODEL
+  value: {{ . | quote }}
+{{- end }}
 - name: RAGSTREAM_MODELS__EMBED_BATCH_SIZE
   value: {{ .Values.models.embedBatchSize | quote }}
 - name: RAGSTREAM_MODELS__CHUNK_MAX_TOKENS
   value: {{ .Values.models.chunkMaxTokens | quote }}
 - name: RAGSTREAM_MODELS__CHUNK_OVERLAP_TOKENS
   value: {{ .Values.models.chunkOverlapTokens | quote }}
-- name: RAGSTREAM_MODELS__EMBEDDINGS_API_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "ragstream.secretName" . }}
-      key: embeddings-api-key
-      optional: true
 - name: RAGSTREAM_PIPELINE__RETRY_ATTEMPTS
   value: {{ .Values.pipeline.retryAttempts | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The pod spec every role shares; .role is its name, .spec its values entry. */}}
+{{- define "ragstream.podSpec" -}}
+{{- $root := .root }}
+serviceAccountName: {{ include "ragstream.serviceAccountName" $root }}
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml (default $root.Values.podSecurityContext .spec.podSecurityContext) | nindent 2 }}
+terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+containers:
+  - name: {{ .role }}
+    image: {{ include "ragstream.image" $root | quote }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    command: ["ragstream", "worker", {{ .role | quote }}]
+    env:
+      {{- include "ragstream.env" $root | nindent 6 }}
+      {{- if eq .role "gateway" }}
+      - name: RAGSTREAM_GATEWAY__HOST
+        value: "0.0.0.0"
+      - name: RAGSTREAM_GATEWAY__PORT
+        value: {{ $root.Values.gateway.port | quote }}
+      # The StatefulSet's stable pod name names this instance's reply topic.
+      - name: RAGSTREAM_GATEWAY__INSTANCE_ID
+        valueFrom:
+          fieldRef:
+            fieldPath: metadata.name
+      {{- end }}
+    ports:
+      - name: http
+        containerPort: {{ $root.Values.metrics.port }}
+        protocol: TCP
+      {{- if eq .role "gateway" }}
+      - name: ws
+        containerPort: {{ $root.Values.gateway.port }}
+        protocol: TCP
+      {{- end }}
+    livenessProbe:
+      httpGet: {path: /healthz, port: http}
+      {{- toYaml $root.Values.probes.liveness | nindent 6 }}
+    readinessProbe:
+      httpGet: {path: /readyz, port: {{ ternary "ws" "http" (eq .role "gateway") }}}
+      {{- toYaml $root.Values.probes.readiness | nindent 6 }}
+    resources:
+      {{- toYaml .spec.resources | nindent 6 }}
+    securityContext:
+      {{- toYaml (default $root.Values.securityContext .spec.securityContext) | nindent 6 }}
+    volumeMounts:
+      - name: home
+        mountPath: {{ $root.Values.home.mountPath }}
+volumes:
+  - name: home
+    {{- if $root.Values.home.persistence.enabled }}
+    persistentVolumeClaim:
+      claimName: {{ include "ragstream.homeClaim" $root }}
+    {{- else }}
+    emptyDir: {}
+    {{- end }}
+{{- with (default $root.Values.nodeSelector .spec.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default $root.Values.tolerations .spec.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
