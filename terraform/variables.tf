@@ -47,15 +47,20 @@ variable "single_nat_gateway" {
 }
 
 variable "endpoint_public_access" {
-  description = "Whether the EKS API endpoint is reachable from the internet (restricted by endpoint_public_access_cidrs)."
+  description = "Whether the EKS API endpoint is reachable from outside the VPC, and then only from endpoint_public_access_cidrs. Off by default: reach the API from the VPC (a bastion, VPN or CI runner inside it)."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "endpoint_public_access_cidrs" {
-  description = "CIDRs allowed to reach the public EKS API endpoint."
+  description = "CIDRs allowed to reach the public EKS API endpoint when endpoint_public_access is true (your office or CI egress, e.g. [\"203.0.113.0/24\"])."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
+
+  validation {
+    condition     = !contains(var.endpoint_public_access_cidrs, "0.0.0.0/0")
+    error_message = "The EKS API must not be open to the whole internet: list the CIDRs that need it."
+  }
 }
 
 # ------------------------------------------------------------------------------------ cluster
