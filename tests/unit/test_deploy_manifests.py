@@ -18,7 +18,6 @@ from services import roles
 from services.common.settings import Settings
 from services.common.stage import HANDLE_SECONDS, MESSAGES, consumer_group
 from services.ops import CONSUMERS
-from services.roles import STAGES
 from topics import TopicNames
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,24 +140,37 @@ def test_dashboard_app_metrics_exist_in_the_code() -> None:
 
 
 # ------------------------------------------------------------------------------------------ compose
-def test_compose_runs_one_worker_service_per_pipeline_stage() -> None:
-    """Exactly one compose service runs `ragstream worker <stage>` for each stage in STAGES."""
-    services = _compose()["services"]
-    runs = [
-        (name, match.group(1))
-        for name, service in services.items()
+def _worker_services() -> dict[str, str]:
+    """compose service name → the role it runs (`ragstream worker <role>`)."""
+    return {
+        name: match.group(1)
+        for name, service in _compose()["services"].items()
         if (match := WORKER.match(_command(service)))
-    ]
-    stages = [stage for _, stage in runs]
-    assert sorted(stages) == sorted(STAGES), runs
-    assert all(name == stage for name, stage in runs), "service names follow the stage names"
+    }
+
+
+def test_compose_runs_every_role_and_two_gateways() -> None:
+    """Every role of services/roles.py runs in compose, each service named after its role, the
+    gateway twice (gateway-1, gateway-2) with distinct instance ids behind the proxy."""
+    runs = _worker_services()
+    assert sorted(set(runs.values())) == sorted(roles.names()), runs
+    gateways = sorted(name for name, role in runs.items() if role == "gateway")
+    assert gateways == ["gateway-1", "gateway-2"]
+    assert all(name == role for name, role in runs.items() if role != "gateway")
+    services = _compose()["services"]
+    ids = {services[g]["environment"]["RAGSTREAM_GATEWAY__INSTANCE_ID"] for g in gateways}
+    assert len(ids) == 2
+    proxy = (DEPLOY / "nginx" / "nginx.conf").read_text()
+    assert all(f"server {g}:8765" in proxy for g in gateways)
+    assert "proxy_set_header Upgrade $http_upgrade" in proxy
+    assert "model-server" in services
 
 
 def test_compose_embed_has_replicas_and_every_worker_shares_the_home_volume() -> None:
     """embed runs two replicas; every worker mounts the shared volume at RAGSTREAM_HOME (local blobs)."""
     services = _compose()["services"]
     assert services["embed"]["deploy"]["replicas"] == 2
-    for stage in STAGES:
+    for stage in _worker_services():
         service = services[stage]
         home = service["environment"]["RAGSTREAM_HOME"]
         assert f"home:{home}" in service["volumes"], stage
@@ -179,14 +191,13 @@ def test_compose_dependencies_exist_and_have_healthchecks() -> None:
                 assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
 
 
-def test_prometheus_scrapes_every_stage_service() -> None:
-    """The compose Prometheus config discovers exactly the stage services and scrapes kafka-exporter."""
+def test_prometheus_scrapes_every_role_service() -> None:
+    """The compose Prometheus config discovers exactly the role services and scrapes kafka-exporter."""
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     names = {name for sd in jobs["ragstream"]["dns_sd_configs"] for name in sd["names"]}
-    assert names == set(STAGES)
+    assert names == set(_worker_services())
     assert jobs["kafka-exporter"]["static_configs"][0]["targets"] == ["kafka-exporter:9308"]
-    assert set(STAGES) <= set(_compose()["services"])
 
 
 # ---------------------------------------------------------------------------------------- settings
