@@ -19,6 +19,7 @@ import structlog
 
 from services import roles
 from services.agent.graph import AgentDeps
+from services.common import kafka_conf
 from services.common.settings import Settings
 from services.models.embedder import Embedder
 from services.pipeline import (
@@ -123,6 +124,7 @@ async def run_roles(
     """Run the requested roles in this process against the Kafka at ``bootstrap`` until exit."""
     chosen = roles.resolve(requested)
     names = names or TopicNames(settings.kafka.topic_prefix)
+    kafka_conf.use(settings.kafka)
     running = Running(chosen)
 
     def needed(port: roles.Port) -> bool:

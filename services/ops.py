@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient
 
 import topics
 from services import roles
+from services.common import kafka_conf
 from services.common.stage import DLQ_HEADER_PREFIX, consumer_group, header_map
 from topics import TopicNames, TopicSpec
 
@@ -66,9 +67,9 @@ def backlog(
     by less than one producer batch; on Apache Kafka it is exact.
     """
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "ragstream-status", "enable.auto.commit": False}
+        kafka_conf.client(bootstrap) | {"group.id": "ragstream-status", "enable.auto.commit": False}
     )
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_conf.client(bootstrap))
     try:
         metadata = consumer.list_topics(timeout=10).topics
         rows = []
@@ -167,7 +168,7 @@ def _dlq_topics(names: TopicNames, spec: TopicSpec | None) -> list[str]:
 def dead_letters(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> list[DeadLetter]:
     """Every dead letter, with whether ``replay`` already sent it back."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": names.prefix + REPLAY_GROUP, "enable.auto.commit": False}
+        kafka_conf.client(bootstrap) | {"group.id": names.prefix + REPLAY_GROUP, "enable.auto.commit": False}
     )
     try:
         wanted = _dlq_topics(names, spec)
@@ -190,14 +191,14 @@ def replay(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> 
     """Send every not-yet-replayed dead letter back to its source topic with its original headers,
     then commit the replay group's offsets so the next replay does not send them twice."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+        kafka_conf.client(bootstrap)
+        | {
             "group.id": names.prefix + REPLAY_GROUP,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
         }
     )
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(kafka_conf.client(bootstrap) | {"enable.idempotence": True, "acks": "all"})
     try:
         wanted = _dlq_topics(names, spec)
         metadata = consumer.list_topics(timeout=10).topics

@@ -21,6 +21,7 @@ from faststream.confluent.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
 import topics
+from services.common import kafka_conf
 from services.common.codec import Codec, make_codec
 from services.common.settings import Settings
 from services.common.stage import GroupOf, StageContext, consumer_group
@@ -208,6 +209,7 @@ async def run_pipeline(
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
     names = names or TopicNames(settings.kafka.topic_prefix)
+    kafka_conf.use(settings.kafka)
     async with contextlib.AsyncExitStack() as stack:
         if bootstrap is None:
             bootstrap = await stack.enter_async_context(embedded_broker(settings))
@@ -218,6 +220,7 @@ async def run_pipeline(
             log.info("topics created", count=len(created))
         broker = KafkaBroker(
             bootstrap,
+            config=kafka_conf.security(),  # type: ignore[arg-type]
             client_id=settings.kafka.client_id,
             graceful_timeout=10.0,
             logger=None,

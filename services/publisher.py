@@ -13,7 +13,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 import topics
-from services.common import ids
+from services.common import ids, kafka_conf
 from services.common.codec import Codec
 from services.common.messages import DocumentIndexed, DocumentSubmitted
 from services.common.stage import header_map
@@ -51,7 +51,7 @@ class DocumentPublisher:
         self.codec = codec
         self.blobs = blobs
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
+            kafka_conf.client(bootstrap) | {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
         )
         self._errors: list[str] = []
 
@@ -145,7 +145,7 @@ class OutcomeWatcher:
         self.codec = codec
         self._since = datetime.now(UTC).isoformat()
         self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "ragstream-watch", "enable.auto.commit": False}
+            kafka_conf.client(bootstrap) | {"group.id": "ragstream-watch", "enable.auto.commit": False}
         )
         assignments = []
         watched = [names(topics.INDEXED), *(names.dlq(spec) for spec in WATCHED_DLQS)]

@@ -421,17 +421,9 @@ resource "aws_security_group" "msk" {
   vpc_id      = module.vpc.vpc_id
 
   ingress {
-    description     = "Kafka plaintext (in-VPC; the workers' settings have no TLS fields yet)"
-    from_port       = 9092
-    to_port         = 9092
-    protocol        = "tcp"
-    security_groups = [module.eks.node_security_group_id]
-  }
-
-  ingress {
-    description     = "Kafka TLS"
-    from_port       = 9094
-    to_port         = 9094
+    description     = "Kafka SASL/SCRAM over TLS: the only listener clients may use"
+    from_port       = 9096
+    to_port         = 9096
     protocol        = "tcp"
     security_groups = [module.eks.node_security_group_id]
   }
@@ -486,13 +478,18 @@ resource "aws_msk_cluster" "this" {
     revision = aws_msk_configuration.this.latest_revision
   }
 
+  # Clients authenticate with SASL/SCRAM-SHA-512 over TLS (port 9096); nothing listens in plaintext
+  # and nothing is let in unauthenticated. The credentials are in Secrets Manager (below).
   client_authentication {
-    unauthenticated = true
+    sasl {
+      scram = true
+    }
+    unauthenticated = false
   }
 
   encryption_info {
     encryption_in_transit {
-      client_broker = "TLS_PLAINTEXT"
+      client_broker = "TLS"
       in_cluster    = true
     }
   }
@@ -515,6 +512,36 @@ resource "aws_msk_cluster" "this" {
       error_message = "msk_broker_count must be a multiple of az_count."
     }
   }
+}
+
+# SCRAM credentials for the workers: MSK reads them from a Secrets Manager secret whose name starts
+# with AmazonMSK_ and that is encrypted with a customer-managed key. The External Secrets Operator
+# hands the same secret to the pods (helm values secrets.externalSecret.kafkaKey).
+resource "aws_kms_key" "msk_scram" {
+  description             = "${local.name} MSK SCRAM credentials"
+  deletion_window_in_days = 7
+  enable_key_rotation     = true
+}
+
+resource "random_password" "msk_scram" {
+  length  = 32
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "msk_scram" {
+  name       = "AmazonMSK_${local.name}"
+  kms_key_id = aws_kms_key.msk_scram.key_id
+}
+
+resource "aws_secretsmanager_secret_version" "msk_scram" {
+  secret_id     = aws_secretsmanager_secret.msk_scram.id
+  secret_string = jsonencode({ username = "ragstream", password = random_password.msk_scram.result })
+}
+
+resource "aws_msk_scram_secret_association" "this" {
+  cluster_arn     = aws_msk_cluster.this.arn
+  secret_arn_list = [aws_secretsmanager_secret.msk_scram.arn]
+  depends_on      = [aws_secretsmanager_secret_version.msk_scram]
 }
 
 ################################################################################

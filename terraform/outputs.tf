@@ -19,13 +19,13 @@ output "karpenter_node_role_name" {
 }
 
 output "msk_bootstrap_brokers" {
-  description = "MSK plaintext bootstrap (port 9092): helm/ragstream kafka.bootstrap."
-  value       = aws_msk_cluster.this.bootstrap_brokers
+  description = "MSK SASL/SCRAM over TLS bootstrap (port 9096): helm/ragstream kafka.bootstrap."
+  value       = aws_msk_cluster.this.bootstrap_brokers_sasl_scram
 }
 
-output "msk_bootstrap_brokers_tls" {
-  description = "MSK TLS bootstrap (port 9094), for clients that support TLS."
-  value       = aws_msk_cluster.this.bootstrap_brokers_tls
+output "msk_scram_secret_arn" {
+  description = "The Secrets Manager secret (username, password) of the workers' SCRAM credentials."
+  value       = aws_secretsmanager_secret.msk_scram.arn
 }
 
 output "aurora_endpoint" {
@@ -89,16 +89,28 @@ output "ragstream_helm_values" {
       annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.workers.arn }
     }
     kafka = {
-      bootstrap         = aws_msk_cluster.this.bootstrap_brokers
+      bootstrap         = aws_msk_cluster.this.bootstrap_brokers_sasl_scram
       replicationFactor = local.kafka_replication_factor
       partitions        = var.kafka_default_partitions
+      security = {
+        protocol      = "SASL_SSL"
+        saslMechanism = "SCRAM-SHA-512"
+        username      = "ragstream"
+      }
+    }
+    secrets = {
+      externalSecret = {
+        enabled  = true
+        kafkaKey = aws_secretsmanager_secret.msk_scram.arn
+        aurora = {
+          secretKey = try(aws_rds_cluster.this.master_user_secret[0].secret_arn, "")
+          host      = aws_rds_cluster.this.endpoint
+          port      = 5432
+          database  = aws_rds_cluster.this.database_name
+        }
+      }
     }
     external = {
-      postgres = {
-        host     = aws_rds_cluster.this.endpoint
-        port     = 5432
-        database = aws_rds_cluster.this.database_name
-      }
       redis = {
         url = "rediss://${aws_elasticache_replication_group.this.primary_endpoint_address}:6379"
       }

@@ -11,6 +11,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from services.common import kafka_conf
 from topics import ALL, TopicNames, TopicSpec
 
 
@@ -30,7 +31,7 @@ def ensure_topics(
 
     Returns the names created. Idempotent: safe to run from every service at start-up.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_conf.client(bootstrap))
     existing = admin.list_topics(timeout=timeout_s).topics
     configs = names.configs(specs)
     wanted = list(configs)

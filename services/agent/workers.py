@@ -32,6 +32,7 @@ from prometheus_client import Gauge
 
 import topics
 from services.agent.graph import NODES, AgentDeps, NodeFn, make_nodes
+from services.common import kafka_conf
 from services.common.codec import make_codec
 from services.common.messages import AgentState, Citation, DocumentIndexed, ReplyEvent
 from services.common.settings import Settings
@@ -348,6 +349,7 @@ async def run_agent_workers(
 ) -> AsyncIterator[KafkaBroker]:
     """Host the given agent nodes as Kafka workers in this process until exit (and, with a cache,
     the invalidator that keeps it honest). At exit, work in flight gets ``drain_timeout_s`` to finish."""
+    kafka_conf.use(settings.kafka)
     ensure_topics(bootstrap, names, settings.kafka.partitions, settings.kafka.replication_factor, topics.CHAT)
     broker = KafkaBroker(
         bootstrap,
@@ -358,7 +360,7 @@ async def run_agent_workers(
         acks="all",
         # Small requests (one reply event, one state) back to back: Nagle would hold each behind the
         # previous one's ACK.
-        config={"socket.nagle.disable": True},
+        config={"socket.nagle.disable": True, **kafka_conf.security()},  # type: ignore[arg-type]
     )
     ctx = StageContext(
         broker, make_codec(settings.kafka.schema_registry_url), names, settings.pipeline, settings.kafka

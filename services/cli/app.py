@@ -14,6 +14,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from services.common import kafka_conf
 from services.common.logs import configure
 from services.common.settings import Settings
 from services.stores.blobs import LocalBlobStore
@@ -70,6 +71,7 @@ def settings_for(home: Path | None) -> Settings:
     if home is not None:
         settings = settings.model_copy(update={"home": home.resolve()})
     configure(settings.log_level, settings.log_format)
+    kafka_conf.use(settings.kafka)  # every Kafka client of this command connects the same way
     return settings
 
 

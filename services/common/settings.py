@@ -34,6 +34,12 @@ class KafkaSettings(BaseModel):
     agent_concurrency: int = Field(default=16, ge=1)
     client_id: str = "ragstream"
     topic_prefix: str = ""  # keeps parallel stacks (and tests) apart on one broker
+    # How clients authenticate (services/common/kafka_conf.py): e.g. SASL_SSL + SCRAM-SHA-512 for MSK
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None  # a CA bundle; unset = the system's
 
 
 class StoreSettings(BaseModel):

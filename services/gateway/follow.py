@@ -22,6 +22,7 @@ import structlog
 from confluent_kafka import Consumer, TopicPartition
 from redis.asyncio import Redis
 
+from services.common import kafka_conf
 from services.common.codec import Codec, CodecError
 from services.common.messages import ReplyEvent
 from services.gateway.auth import Principal
@@ -97,8 +98,8 @@ class Follower:
     def _consumer(self) -> Consumer:
         topic = self.origin.reply_topic
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
+            kafka_conf.client(self.bootstrap)
+            | {
                 "group.id": f"gateway-follow-{uuid.uuid4().hex[:8]}",  # never joined: assign
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 5,

@@ -37,6 +37,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from services.common import kafka_conf
 from services.common.codec import Codec, CodecError, make_codec
 from services.common.messages import AgentState, ChatTurn, ReplyEvent
 from services.common.settings import GatewaySettings
@@ -350,7 +351,7 @@ class Gateway:
         ensure_topics(
             self.bootstrap, self.names, cfg.request_partitions, cfg.replication_factor, (CHAT_REQUESTS,)
         )
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(kafka_conf.client(self.bootstrap))
         if self.reply_topic not in admin.list_topics(timeout=15).topics:
             futures = admin.create_topics(
                 [NewTopic(self.reply_topic, cfg.reply_partitions, cfg.replication_factor)],
@@ -366,8 +367,8 @@ class Gateway:
         if topic is None or not topic.partitions:
             raise RuntimeError(f"reply topic {self.reply_topic} has no partitions")
         self._producer = Producer(
-            {
-                "bootstrap.servers": self.bootstrap,
+            kafka_conf.client(self.bootstrap)
+            | {
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": self.config.producer_linger_ms,
@@ -375,8 +376,8 @@ class Gateway:
             }
         )
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
+            kafka_conf.client(self.bootstrap)
+            | {
                 "group.id": f"gateway-{self.gateway_id}-{uuid.uuid4().hex[:8]}",  # never joined: assign
                 "enable.auto.commit": False,
                 "client.id": f"gateway-{self.gateway_id}",

@@ -28,6 +28,7 @@ SCHEMAS = ROOT / "deploy" / "schemas"
 KUBERNETES = "1.31"
 CRDS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobject_v1alpha1.json",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.sh_triggerauthentication_v1alpha1.json",
     ("ray.io/v1", "RayService"): "ray.io_rayservice_v1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
     ("external-secrets.io/v1", "ExternalSecret"): "external-secrets.io_externalsecret_v1.json",
@@ -35,12 +36,15 @@ CRDS = {
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): "karpenter.k8s.aws_ec2nodeclass_v1.json",
 }
 AURORA = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-1"
+MSK_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_ragstream"
+MSK = {"protocol": "SASL_SSL", "saslMechanism": "SCRAM-SHA-512", "username": "ragstream"}
 BASE = {"kafka": {"bootstrap": "b-1.msk:9092,b-2.msk:9092"}, "secrets": {"neo4jPassword": "pw"}}
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": BASE,
     "cluster": {
-        "kafka": BASE["kafka"] | {"topicPrefix": "team-a."},
-        "secrets": {"externalSecret": {"enabled": True, "aurora": {"secretKey": AURORA, "host": "db"}}},
+        "kafka": BASE["kafka"] | {"topicPrefix": "team-a.", "security": MSK},
+        "secrets": {"externalSecret": {"enabled": True, "kafkaKey": MSK_SECRET,
+                                       "aurora": {"secretKey": AURORA, "host": "db"}}},
         "external": {"s3": {"bucket": "blobs"}, "redis": {"url": "rediss://cache:6379/0"}},
         "home": {"persistence": {"enabled": False}},
         "roles": {"index": {"autoscaling": {"maxReplicas": 4}}},
@@ -49,6 +53,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "metrics": {"serviceMonitor": {"enabled": True}},
         "modelServing": {"enabled": True},
     },
+    "sasl-secret": BASE | {"kafka": BASE["kafka"] | {"security": MSK},
+                           "secrets": {"neo4jPassword": "pw", "kafkaPassword": "k"}},
     "small-gpu": BASE | {"modelServing": {"enabled": True, "profile": "8b", "gpuWorkers": {"gpusPerPod": 1}}},
     "no-keda": BASE | {"keda": {"enabled": False}, "secrets": {"existingSecret": "mine"},
                        "podDisruptionBudget": {"enabled": False}},
@@ -254,3 +260,29 @@ def test_compose_file_follows_the_compose_specification() -> None:
     assert errors == []
     broken = compose | {"services": {"x": {"image": "y", "restart_policy": "always"}}}
     assert list(jsonschema.Draft7Validator(schema).iter_errors(broken))
+
+
+@pytest.mark.parametrize("name", ["cluster", "sasl-secret"])
+def test_every_kafka_client_authenticates_on_a_sasl_cluster(name: str) -> None:
+    """With SASL the roles, the topic hook and KEDA all get the credentials: the settings' SASL
+    variables (password from the Secret) and a TriggerAuthentication on every ScaledObject."""
+    docs = rendered(name)
+    hook = next(d for d in docs if d["kind"] == "Job")
+    workloads = [spec for _, spec in pods(docs)] + [hook["spec"]["template"]["spec"]]
+    for spec in workloads:
+        env = {e["name"]: e for e in spec["containers"][0]["env"]}
+        assert env["RAGSTREAM_KAFKA__SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        assert env["RAGSTREAM_KAFKA__SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+        assert env["RAGSTREAM_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "kafka-password"
+    [auth] = of_kind(docs, "TriggerAuthentication").values()
+    assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == {
+        "sasl",
+        "username",
+        "password",
+        "tls",
+    }
+    for scaled in of_kind(docs, "ScaledObject").values():
+        assert all(
+            t["authenticationRef"]["name"] == auth["metadata"]["name"] for t in scaled["spec"]["triggers"]
+        )
+    assert hook["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"

@@ -65,8 +65,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-Kafka settings (services.common.settings.KafkaSettings) as RAGSTREAM_KAFKA__* variables. Used alone
-by the topic-init hook, which runs before the release's Secret exists.
+Kafka settings (services.common.settings.KafkaSettings) as RAGSTREAM_KAFKA__* variables, the SASL
+password from the Secret. Used alone by the topic-init hook.
 */}}
 {{- define "ragstream.kafkaEnv" -}}
 - name: RAGSTREAM_KAFKA__BOOTSTRAP
@@ -87,6 +87,25 @@ by the topic-init hook, which runs before the release's Secret exists.
   value: {{ .Values.kafka.heartbeatIntervalMs | quote }}
 - name: RAGSTREAM_KAFKA__MAX_POLL_RECORDS
   value: {{ .Values.kafka.maxPollRecords | quote }}
+- name: RAGSTREAM_KAFKA__SECURITY_PROTOCOL
+  value: {{ .Values.kafka.security.protocol | quote }}
+{{- with .Values.kafka.security.saslMechanism }}
+- name: RAGSTREAM_KAFKA__SASL_MECHANISM
+  value: {{ . | quote }}
+- name: RAGSTREAM_KAFKA__SASL_USERNAME
+  value: {{ required "kafka.security.username is required with a SASL mechanism" $.Values.kafka.security.username | quote }}
+{{ include "ragstream.secretEnv" (dict "root" $ "name" "RAGSTREAM_KAFKA__SASL_PASSWORD" "key" "kafka-password") }}
+{{- end }}
+{{- end }}
+
+{{/*
+What KEDA's kafka scaler reads through the TriggerAuthentication besides the password: its own
+names for the mechanism (scram_sha512, ...) and TLS, kept in the Secret beside the password.
+*/}}
+{{- define "ragstream.kedaKafkaKeys" -}}
+kafka-username: {{ .Values.kafka.security.username | quote }}
+kafka-sasl: {{ .Values.kafka.security.saslMechanism | lower | replace "-" "_" | quote }}
+kafka-tls: {{ ternary "enable" "disable" (hasSuffix "SSL" .Values.kafka.security.protocol) | quote }}
 {{- end }}
 
 {{- define "ragstream.secretEnv" -}}
