@@ -124,7 +124,7 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert "dangling symlink" in linked.stdout
     assert "notes.md" in linked.stdout
     secret = (home / "gateway.secret").read_text().strip()
-    leaked = cli("search", secret, "--json", env=env)
+    leaked = cli("search", "--json", "--", secret, env=env)  # the secret may start with "-"
     assert leaked.returncode == 0, leaked.stderr
     assert all(secret not in c["text"] for c in json.loads(leaked.stdout)["chunks"])
     assert all(
