@@ -112,6 +112,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _name(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    return str(pid)
+
+
 def _memory(pid: int) -> tuple[float, float]:
     """(VmRSS, VmHWM) in MiB."""
     values = {}
@@ -137,7 +143,7 @@ def embedded(work: Path) -> Iterator[Deployment]:
         deployment = Deployment(
             "up", run["admin_url"], [run["gateway_url"]], Settings(home=home).gateway_secret()
         )
-        deployment.pids = {"up": proc.pid} | {f"up/child-{c}": c for c in _children(proc.pid)}
+        deployment.pids = {"up": proc.pid} | {f"up/{_name(c)}": c for c in _children(proc.pid)}
         yield deployment
     finally:
         _stop([proc])
@@ -172,7 +178,8 @@ def distributed(work: Path) -> Iterator[Deployment]:
             api = _wait_for(work / "owner.log", r"api (http://\S+)", owner)
             deployment = Deployment("multi-process", api, gateways, secret)
             deployment.pids = {"owner": owner.pid, "gw1": procs[0].pid, "gw2": procs[1].pid}
-            deployment.pids |= {f"self/child-{c}": c for c in _children(os.getpid())}
+            ours = set(deployment.pids.values())  # the broker and graph server this bench started
+            deployment.pids |= {_name(c): c for c in _children(os.getpid()) if c not in ours}
             yield deployment
         finally:
             _stop(procs)
