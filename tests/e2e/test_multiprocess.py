@@ -1,12 +1,14 @@
 """The product as separate OS processes against one external broker, as compose and Helm deploy it:
-the ingestion stages, the chat agent and the HTTP API in the process that owns the embedded vector
-engine, and two gateways each in its own process. Documents published from outside with the CLI
+the front stages (parse, chunk, embed, extract-graph) in one process, the roles that need the
+embedded vector engine (index, the agent steps, the HTTP API) in its one owner process, and two
+gateways each in its own process. Documents published from outside with the CLI
 through the remote API land in the S3 blob store (moto's server on loopback) and are indexed; questions
 through either gateway are answered with citations over that gateway's own reply topic; a SIGKILL
 of the worker process loses nothing: restarted, it answers again and indexes new documents once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,11 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 from websockets.asyncio.client import connect
 
 import topics
+from bench.corpus import generate_corpus
+from bench.ingest import chunk_texts
+from services.chunk.chunker import TokenChunker
 from services.common.settings import Settings
 from services.gateway import issue_token
 from services.stores.graph_falkor import FalkorServer
@@ -35,9 +41,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 RAGSTREAM = str(Path(sys.executable).parent / "ragstream")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
 TENANT = "acme"
-OWNER_ROLES = (
-    "parse", "chunk", "embed", "extract-graph", "index", "plan", "retrieve", "tool", "respond", "api",
-)  # fmt: skip
+# The stages that need no vector engine run apart; every role that does shares the vector owner.
+FRONT_ROLES = ("parse", "chunk", "embed", "extract-graph")
+OWNER_ROLES = ("index", "plan", "retrieve", "tool", "respond", "api")
 
 
 @dataclass
@@ -72,6 +78,16 @@ class Deployment:
             time.sleep(0.3)
         pytest.fail(f"{name} never printed {pattern!r}:\n{(self.logs / f'{name}.log').read_text()[-3000:]}")
 
+    def kill_and_restart(self, name: str, roles: tuple[str, ...], ready: str, wait: bool = True) -> str:
+        """SIGKILL the process, start it again with the same roles; what ``ready`` captures once the
+        new one is up (``wait=False``: return at once, the test waits its own way)."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        before = len(re.findall(ready, (self.logs / f"{name}.log").read_text(errors="replace")))
+        self.start(name, *roles)
+        return self.wait_for(name, ready, count=before + 1).group(1) if wait else ""
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A `ragstream` command from outside the deployment (its own empty home: only --url counts)."""
         env = {**self.env, "RAGSTREAM_HOME": str(self.logs / "client"), "COLUMNS": "200"}
@@ -80,8 +96,8 @@ class Deployment:
 
 @pytest.fixture
 def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    """FalkorDB as a server, S3 on loopback, two gateways, and the worker process: every role that
-    needs the embedded vector engine, the HTTP API among them."""
+    """FalkorDB as a server, S3 on loopback, two gateways, the front stages in one process and every
+    role that needs the embedded vector engine (the HTTP API among them) in another."""
     home = tmp_path / "home"
     Settings(home=home).gateway_secret()  # one secret for every process of the deployment
     names = TopicNames(prefix=f"mp{uuid.uuid4().hex[:8]}.")
@@ -97,6 +113,7 @@ def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
             "RAGSTREAM_KAFKA__PARTITIONS": "2",
             "RAGSTREAM_STORES__FALKORDB_URL": f"redis://{graph.host}:{graph.port}",
             "RAGSTREAM_GATEWAY__PORT": "0",
+            "RAGSTREAM_GATEWAY__REQUEST_TIMEOUT_S": "120",  # an agent process restarting is not silence
             "RAGSTREAM_LOG_FORMAT": "console",
         }
         deployment = Deployment(env, home, names, kafka_bootstrap, logs, {}, {}, "")
@@ -106,6 +123,7 @@ def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
             for gw in ("gw1", "gw2"):
                 deployment.gateways[gw] = deployment.wait_for(gw, r"gateway (ws://\S+)").group(1)
             deployment.env["RAGSTREAM_GATEWAY__PUBLIC_URL"] = deployment.gateways["gw1"]
+            deployment.start("front", *FRONT_ROLES)
             deployment.start("owner", *OWNER_ROLES)
             deployment.api = deployment.wait_for("owner", r"api (http://\S+)").group(1)
             yield deployment
@@ -213,3 +231,75 @@ async def test_roles_in_separate_processes_ingest_answer_and_survive_a_sigkill(
     assert re.search(r"late\.md.*indexed.*\b1\b", added.stdout), added.stdout
     found = final(await ask(deployment.gateways["gw1"], "Who catalogued the Quillfeather archive?", secret))
     assert "Orla Brennan" in found.text
+
+
+def chunks_indexed(api: str, token: str) -> int:
+    body = httpx.get(f"{api}/v1/status", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    return int(body["chunks"])
+
+
+async def test_a_sigkill_of_each_worker_kind_loses_and_duplicates_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """Documents published without waiting while the front stages and then the vector owner are
+    killed with SIGKILL and restarted all end indexed exactly once (the chunk count equals the
+    chunker's count for the corpus); a question whose gateway is killed mid-answer is resumed on
+    the other gateway, and one asked while the owner is killed is still answered, each exactly once."""
+    corpus = generate_corpus(tmp_path / "corpus", n_docs=10, seed=21, include_broken=False)
+    expected = len(chunk_texts(corpus.good_paths, TokenChunker()))
+    secret = Settings(home=deployment.home).gateway_secret()
+    operator = issue_token(secret, TENANT, "ops", 900, ops=True)
+    remote = ("--url", deployment.api, "--token", operator)
+
+    published = deployment.cli("publish", str(tmp_path / "corpus"), "--no-wait", *remote)
+    assert published.returncode == 0, published.stdout + published.stderr
+    deployment.kill_and_restart("front", FRONT_ROLES, r"(worker .* running)")
+    deadline = time.monotonic() + 180
+    while chunks_indexed(deployment.api, operator) == 0:
+        assert time.monotonic() < deadline, "nothing was indexed after the front stages restarted"
+        await asyncio.sleep(0.5)
+    deployment.api = deployment.kill_and_restart("owner", OWNER_ROLES, r"api (http://\S+)")
+    while (count := chunks_indexed(deployment.api, operator)) < expected:
+        assert time.monotonic() < deadline, f"{count} of {expected} chunks indexed"
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(3)  # anything redelivered after the count was reached would show now
+    assert chunks_indexed(deployment.api, operator) == expected
+
+    # A gateway dies holding an answer: the client resumes it on the other one.
+    token = issue_token(secret, TENANT, "roamer", 300)
+    async with connect(f"{deployment.gateways['gw1']}?token={token}") as ws:
+        await ws.send(json.dumps({"type": "ask", "question": "Who works for Helios Labs?"}))
+        rid = json.loads(await ws.recv())["request_id"]
+        first = json.loads(await ws.recv())
+        deployment.procs["gw1"].send_signal(signal.SIGKILL)
+    frames = await resume(deployment.gateways["gw2"], token, rid, first["seq"])
+    assert [f["seq"] for f in frames] == list(range(first["seq"] + 1, frames[-1]["seq"] + 1))
+    assert [f["type"] for f in frames].count("final") == 1
+
+    # The vector owner dies while a question is on its way: redelivered, answered once.
+    async with connect(f"{deployment.gateways['gw2']}?token={token}") as ws:
+        await ws.send(json.dumps({"type": "ask", "question": "Where is Helios Labs headquartered?"}))
+        accepted = json.loads(await ws.recv())
+        assert accepted["type"] == "accepted"
+        deployment.kill_and_restart("owner", OWNER_ROLES, r"api (http://\S+)", wait=False)
+        answer = []
+        async for raw in ws:
+            answer.append(json.loads(raw))
+            if answer[-1]["type"] in ("final", "error"):
+                break
+    assert answer[-1]["type"] == "final", answer[-3:]
+    seqs = [f["seq"] for f in answer if "seq" in f]
+    assert seqs == list(range(len(seqs)))
+
+
+async def resume(url: str, token: str, rid: str, after_seq: int) -> list[dict[str, Any]]:
+    """The events of ``rid`` after ``after_seq`` through the last one, resumed on ``url``."""
+    async with connect(f"{url}?token={token}") as ws:
+        await ws.send(json.dumps({"type": "resume", "request_id": rid, "after_seq": after_seq}))
+        assert json.loads(await ws.recv())["type"] == "resumed"
+        frames: list[dict[str, Any]] = []
+        async for raw in ws:
+            frames.append(json.loads(raw))
+            if frames[-1]["type"] in ("final", "error"):
+                break
+    return frames
