@@ -19,6 +19,7 @@ import structlog
 
 from services import roles
 from services.agent.graph import AgentDeps
+from services.catchup import Generations, collection_of, generation_names, group_suffix
 from services.common import kafka_conf
 from services.common.settings import Settings
 from services.models.embedder import Embedder
@@ -105,10 +106,10 @@ async def agent_runtime(
 
 @dataclass
 class Running:
-    """What ``run_roles`` started: the roles, the pipeline of its stages, its gateway's URL."""
+    """What ``run_roles`` started: the roles, the pipelines of its stages, its gateway's URL."""
 
     roles: tuple[roles.Role, ...]
-    pipeline: Pipeline | None = None
+    pipelines: list[Pipeline] = field(default_factory=list)
     gateway_url: str | None = None
     ports: dict[str, Any] = field(default_factory=dict)
     http_app: Any = None  # the public API (FastAPI) when the api role runs here
@@ -120,8 +121,11 @@ async def run_roles(
     requested: list[str] | tuple[str, ...],
     bootstrap: str,
     names: TopicNames | None = None,
+    opened: dict[str, Any] | None = None,
 ) -> AsyncIterator[Running]:
-    """Run the requested roles in this process against the Kafka at ``bootstrap`` until exit."""
+    """Run the requested roles in this process against the Kafka at ``bootstrap`` until exit.
+    ``opened``: ports the caller already holds (``embedder``, ``vectors``, ``graph``), shared, not
+    closed here (the embedded vector engine admits one owner per process)."""
     chosen = roles.resolve(requested)
     names = names or TopicNames(settings.kafka.topic_prefix)
     kafka_conf.use(settings.kafka)
@@ -131,21 +135,37 @@ async def run_roles(
         return any(r.needs(port) for r in chosen)
 
     async with contextlib.AsyncExitStack() as stack:
-        ports: dict[str, Any] = {}
-        if needed("embedder"):
+        ports: dict[str, Any] = dict(opened or {})
+        if needed("embedder") and "embedder" not in ports:
             ports["embedder"] = embedder_for(settings)
             stack.push_async_callback(ports["embedder"].close)
-        if needed("vectors"):
+        if needed("vectors") and "vectors" not in ports:
             ports["vectors"] = vector_index(settings)
             stack.push_async_callback(ports["vectors"].close)
-        if needed("graph"):
+        if needed("graph") and "graph" not in ports:
             ports["graph"] = await stack.enter_async_context(graph_store(settings))
         running.ports = ports
-        stages = [r.name for r in chosen if r.kind == "stage"]
-        if stages:
-            running.pipeline = await stack.enter_async_context(
-                run_pipeline(settings, stages, bootstrap=bootstrap, names=names, **ports)
+        front = [r.name for r in chosen if r.kind == "stage" and not r.generation]
+        generation = [r.name for r in chosen if r.kind == "stage" and r.generation]
+        if front:
+            running.pipelines.append(
+                await stack.enter_async_context(
+                    run_pipeline(settings, front, bootstrap=bootstrap, names=names, **ports)
+                )
             )
+        if generation:  # the generation of settings.generation: its own topics, groups, collection
+            label = settings.generation
+            target = collection_of(settings.stores.collection_alias, label) if label else None
+            generation_pipeline = run_pipeline(
+                settings,
+                generation,
+                bootstrap=bootstrap,
+                names=generation_names(names, label),
+                target_collection=target,
+                group_suffix=group_suffix(label),
+                **ports,
+            )
+            running.pipelines.append(await stack.enter_async_context(generation_pipeline))
         nodes = [r.name for r in chosen if r.kind == "agent"]
         if nodes:
             from services.agent.workers import run_agent_workers
@@ -177,9 +197,9 @@ async def _api(
     from services.api import build_api
     from services.common.codec import make_codec
 
-    extras = query_extras(
-        ports["embedder"], ports["vectors"], ports["graph"], settings.stores.collection_alias
-    )
+    alias = settings.stores.collection_alias
+    extras = query_extras(ports["embedder"], ports["vectors"], ports["graph"], alias)
+    extras["generations"] = Generations(bootstrap, names, ports["vectors"], alias)
     codec = make_codec(settings.kafka.schema_registry_url)
     api = await stack.enter_async_context(
         api_ports(

@@ -25,16 +25,13 @@ from typing import Any
 
 import structlog
 
-import topics
+from services.catchup import ReindexRefused, generation_names, group_suffix, measure
 from services.common.settings import Settings
-from services.ops import backlog
 from services.pipeline import Pipeline, run_pipeline
 from services.roles import FRONT_STAGES, GENERATION_STAGES
 from topics import TopicNames
 
 log = structlog.get_logger("ragstream.reindex")
-
-SHARED = (topics.INGEST, topics.PARSED, topics.CHUNKS, topics.INDEXED)
 
 
 def next_collection(alias: str, existing: list[str]) -> str:
@@ -61,10 +58,6 @@ def write_live_label(settings: Settings, label: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"label": label}))
     os.replace(tmp, path)
-
-
-class ReindexRefused(RuntimeError):
-    """The new generation cannot replace the live one (nothing to replay, or fewer chunks)."""
 
 
 @dataclass
@@ -146,8 +139,8 @@ class Stack:
             self._attempted.append(target)
             label = target.rsplit("_", 1)[1]
             self.progress = ReindexProgress("catching-up", target, previous, started_at=time.time())
-            names = self.names.generation(label, SHARED)
-            suffix = f".{label}"
+            names = generation_names(self.names, label)
+            suffix = group_suffix(label)
             exit_stack = contextlib.AsyncExitStack()
             try:
                 new = await exit_stack.enter_async_context(
@@ -161,7 +154,7 @@ class Stack:
                         **self.shared,
                     )
                 )
-                await self._catch_up(new, target, previous, suffix, timeout_s, settle_checks)
+                await self._catch_up(label, timeout_s, settle_checks)
                 await self.vectors.set_alias(alias, target)
                 log.info("alias swapped", alias=alias, collection=target, previous=previous)
                 write_live_label(self.settings, label)
@@ -181,42 +174,29 @@ class Stack:
                 await exit_stack.aclose()
                 raise
 
-    async def _catch_up(
-        self, new: Pipeline, target: str, previous: str | None, suffix: str, timeout_s: float, settle: int
-    ) -> None:
+    async def _catch_up(self, label: str, timeout_s: float, settle: int) -> None:
         """Wait until the new generation has consumed the chunk topic and holds what the live one
         holds. Refuse at once when there is nothing to replay, and once caught up with fewer chunks:
         swapping either in would silently lose documents."""
+        alias = self.settings.stores.collection_alias
         deadline = time.monotonic() + timeout_s
         calm = short = 0
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
-            rows = await asyncio.to_thread(backlog, self.bootstrap, new.names, suffix, GENERATION_STAGES)
-            started = all(r.committed > 0 for r in rows if r.end > 0)
-            lag = sum(r.lag for r in rows)
-            replayable = sum(r.end for r in rows if r.stage == "embed")
-            live = await self.vectors.count(previous, must={}) if previous else 0
-            fresh = (
-                await self.vectors.count(target, must={}) if target in await self.vectors.collections() else 0
-            )
-            self.progress.lag, self.progress.live_chunks, self.progress.new_chunks = lag, live, fresh
-            if live and not replayable:
-                raise ReindexRefused(
-                    f"nothing to replay: docs.chunks is empty while {previous} holds {live} chunks "
-                    "(was the broker's storage lost?); publish the documents again to rebuild"
-                )
-            caught_up = lag == 0 and started
-            calm = calm + 1 if (caught_up and fresh == live) else 0
-            short = short + 1 if (caught_up and fresh < live) else 0
+            state = await measure(self.bootstrap, self.names, label, self.vectors, alias)
+            self.progress.lag, self.progress.live_chunks = state.lag, state.live
+            self.progress.new_chunks = state.fresh
+            reason = state.refusal()
+            if reason and not state.caught_up:
+                raise ReindexRefused(reason)  # nothing to replay: no need to wait
+            calm = calm + 1 if (state.caught_up and state.fresh == state.live) else 0
+            short = short + 1 if reason else 0
             if calm >= settle:
                 return
             if short >= settle + 2:
-                raise ReindexRefused(
-                    f"{target} replayed all of docs.chunks but holds {fresh} chunks, {previous} holds "
-                    f"{live}: the replay source lacks documents, refusing to swap"
-                )
+                raise ReindexRefused(reason)
         raise TimeoutError(
-            f"reindex into {target} did not catch up in {timeout_s:.0f}s "
+            f"reindex into {self.progress.collection} did not catch up in {timeout_s:.0f}s "
             f"(lag {self.progress.lag}, {self.progress.new_chunks}/{self.progress.live_chunks} chunks)"
         )
 
@@ -249,7 +229,7 @@ async def run_stack(
             run_pipeline(settings, FRONT_STAGES, bootstrap=bootstrap, names=names)
         )
         label = read_live_label(settings)  # the generation a reindex swapped in survives a restart
-        live_names = names.generation(label, SHARED) if label else names
+        live_names = generation_names(names, label)
         live_exit = contextlib.AsyncExitStack()
         live = await live_exit.enter_async_context(
             run_pipeline(
@@ -257,7 +237,7 @@ async def run_stack(
                 GENERATION_STAGES,
                 bootstrap=bootstrap,
                 names=live_names,
-                group_suffix=f".{label}" if label else "",
+                group_suffix=group_suffix(label),
                 **shared,
             )
         )

@@ -6,7 +6,7 @@ search|status|reindex|dlq` use it, locally and against a remote deployment alike
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
@@ -15,6 +15,7 @@ from services import ops
 from services.api import documents
 from services.api.auth import authenticator
 from services.api.ports import ApiPorts
+from services.catchup import ReindexRefused
 from services.gateway.auth import Principal
 
 CONSUMER_LAG = Gauge(
@@ -28,6 +29,8 @@ NOT_OPERATOR = {"description": "The token lacks the operator claim (ops)"}
 NO_SEARCH = {"description": "This API process holds no vector index (run it with the index)"}
 NO_REINDEX = {"description": "This API process does not host the index generations"}
 UNKNOWN_TOPIC = {"description": "Not a topic of the registry"}
+NO_GEN = {"description": "Generations are swapped here only where workers build them (a cluster); "
+                  "the embedded stack reindexes with /v1/reindex"}  # fmt: skip
 DLQ_TOPIC = Annotated[str | None, Query(description="Only this source topic, e.g. docs.ingest.")]
 
 
@@ -144,6 +147,41 @@ def build_api(ports: ApiPorts) -> FastAPI:
         cancelled = stack.cancel_reindex()
         await asyncio.sleep(0.2)
         return {"cancelled": cancelled, **stack.progress.to_json()}
+
+    def cluster_generations() -> Any:
+        if ports.generations is None:
+            raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, NO_GEN["description"])
+        return ports.generations
+
+    @app.get("/v1/generations/{label}", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_GEN})
+    async def generation(
+        label: Annotated[str, Path(pattern=r"^v\d+$", description="The generation, e.g. v2.")],
+        _: Annotated[Principal, Depends(operator)],
+    ) -> dict[str, Any]:
+        """Where the index generation built by workers started with RAGSTREAM_GENERATION=<label>
+        stands against the live one: lag, chunks, whether it caught up and why it may not swap."""
+        state = await cluster_generations().state(label)
+        body: dict[str, Any] = state.to_json()
+        return body
+
+    @app.post(
+        "/v1/generations/{label}/swap",
+        tags=["operations"],
+        responses={403: NOT_OPERATOR, 409: {"description": "Not caught up, or it would lose documents"},
+                   501: NO_GEN},
+    )  # fmt: skip
+    async def swap_generation(
+        label: Annotated[str, Path(pattern=r"^v\d+$", description="The generation, e.g. v2.")],
+        _: Annotated[Principal, Depends(operator)],
+    ) -> dict[str, Any]:
+        """Point the alias at the generation once it has caught up and holds what the live one
+        holds; searches switch at once. Refused, with the reason, otherwise."""
+        try:
+            state = await cluster_generations().swap(label)
+        except ReindexRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        body: dict[str, Any] = state.to_json() | {"swapped": True}
+        return body
 
     def dlq_spec(topic: str | None) -> topics.TopicSpec | None:
         try:

@@ -34,6 +34,7 @@ class ApiPorts:
     backlog: Callable[[], Awaitable[list[Backlog]]] | None = None
     index_status: Callable[[], Awaitable[dict[str, Any]]] | None = None
     stack: Any = None  # services.generations.Stack where this process hosts the index generations
+    generations: Any = None  # services.catchup.Generations where workers build them (a cluster)
     gateway_url: str | None = None
 
     async def flush(self) -> None:

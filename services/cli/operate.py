@@ -64,6 +64,13 @@ def reindex(
         float, typer.Option(help="Give up after this many seconds (nothing is swapped).")
     ] = 3600,
     cancel: Annotated[bool, typer.Option("--cancel", help="Stop the reindex in progress.")] = False,
+    generation: Annotated[
+        str | None,
+        typer.Option(help="Cluster: follow the workers building this generation (e.g. v2), then swap it in."),
+    ] = None,
+    swap: Annotated[
+        bool, typer.Option("--swap/--no-swap", help="With --generation: swap once caught up.")
+    ] = True,
     url: UrlOpt = None,
     token: TokenOpt = None,
     home: HomeOpt = None,
@@ -73,11 +80,18 @@ def reindex(
     answering from the old version until the swap; new documents reach both meanwhile. It refuses
     at once when the chunk topic is empty, and without swapping when it holds fewer chunks than the
     live version (the broker lost data: publish the documents again). Ctrl-C stops only the waiting;
-    `--cancel` stops the reindex."""
+    `--cancel` stops the reindex.
+
+    In a cluster the new generation runs as its own workers (embed, extract-graph and index started
+    with RAGSTREAM_GENERATION=v2, Helm value `generation`); `--generation v2` follows them and swaps
+    the alias once they have caught up, with the same refusals."""
     settings = settings_for(home)
     api = api_for(settings, url, token, None)
     if api is None:
         raise fail("reindex runs inside the embedded stack (`ragstream up`)")
+    if generation:
+        follow_generation(api, generation, swap, timeout)
+        return
     if cancel:
         body = api.call("DELETE", "/v1/reindex")
         console.print("cancelled" if body["cancelled"] else f"no reindex in progress (last: {body['state']})")
@@ -116,6 +130,33 @@ def list_topics() -> None:
             spec.description,
         )
     console.print(table)
+
+
+def follow_generation(api: Any, label: str, swap: bool, timeout: float) -> None:
+    """Progress of a cluster generation until it has caught up (or is refused), then the swap."""
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(f"chunks in generation {label}", total=None)
+        while True:
+            state = api.call("GET", f"/v1/generations/{label}")
+            progress.update(task, completed=state["fresh"], total=max(state["live"], 1))
+            if state["refusal"]:
+                raise fail(f"generation {label} may not replace {state['previous']}: {state['refusal']}")
+            if state["caught_up"] and state["fresh"] >= state["live"]:
+                break
+            if time.monotonic() > deadline:
+                raise fail(f"generation {label} did not catch up in {timeout:.0f}s (lag {state['lag']})")
+            time.sleep(2.0)
+    if not swap:
+        console.print(f"generation {label} has caught up ({state['fresh']} chunks); swap with --swap")
+        return
+    done = api.call("POST", f"/v1/generations/{label}/swap")
+    console.print(f"[green]swapped[/]: alias now points at {done['target']} ({done['fresh']} chunks)")
+    console.print(
+        f"Retire the old workers: set the release's generation to {label} (Helm) and remove the "
+        "extra workers."
+    )
 
 
 def _dlq_spec(topic: str | None) -> topics.TopicSpec | None:

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     # Names this deployment: what it caches in a shared Redis is its own. None = generated once into
     # $RAGSTREAM_HOME/deployment.id; processes of one deployment that share no home must set it.
     deployment_id: str | None = None
+    # The index generation the embed, extract-graph and index workers build ("" = the first one, then
+    # v2, v3, ...): a cluster reindexes by starting workers of the next label (services/catchup.py).
+    generation: str = Field(default="", pattern=r"^(v\d+)?$")
     kafka: KafkaSettings = KafkaSettings()
     stores: StoreSettings = StoreSettings()
     models: ModelSettings = ModelSettings()

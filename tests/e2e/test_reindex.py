@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import generate_corpus
+from services.catchup import ReindexRefused
 from services.common.settings import Settings
-from services.generations import ReindexRefused, Stack, read_live_label, run_stack
+from services.generations import Stack, read_live_label, run_stack
 from services.models.embedder import LocalEmbedder
 from services.publisher import DocumentPublisher, OutcomeWatcher
 from services.retrieve.search import search

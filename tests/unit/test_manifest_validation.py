@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from services import roles
+from services.catchup import generation_names, group_suffix
 from services.common.stage import consumer_group
 from topics import TopicNames
 
@@ -35,6 +36,7 @@ CRDS = {
     ("karpenter.sh/v1", "NodePool"): "karpenter.sh_nodepool_v1.json",
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): "karpenter.k8s.aws_ec2nodeclass_v1.json",
 }
+NOT_GENERATION = set(roles.names()) - set(roles.GENERATION_STAGES)
 AURORA = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-1"
 MSK_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_ragstream"
 MSK = {"protocol": "SASL_SSL", "saslMechanism": "SCRAM-SHA-512", "username": "ragstream"}
@@ -55,6 +57,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "sasl-secret": BASE | {"kafka": BASE["kafka"] | {"security": MSK},
                            "secrets": {"neo4jPassword": "pw", "kafkaPassword": "k"}},
+    "reindex-v2": BASE | {"kafka": BASE["kafka"] | {"topicPrefix": "team-a."}, "generation": "v2",
+                          "roles": {r: {"enabled": False} for r in NOT_GENERATION}},
     "small-gpu": BASE | {"modelServing": {"enabled": True, "profile": "8b", "gpuWorkers": {"gpusPerPod": 1}}},
     "no-keda": BASE | {"keda": {"enabled": False}, "secrets": {"existingSecret": "mine"},
                        "podDisruptionBudget": {"enabled": False}},
@@ -286,3 +290,23 @@ def test_every_kafka_client_authenticates_on_a_sasl_cluster(name: str) -> None:
             t["authenticationRef"]["name"] == auth["metadata"]["name"] for t in scaled["spec"]["triggers"]
         )
     assert hook["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+
+
+def test_a_labelled_generation_scales_and_runs_on_its_own_topics_and_groups() -> None:
+    """With generation v2 the embed, extract-graph and index workers get RAGSTREAM_GENERATION and
+    KEDA watches the groups and private topics those workers use (services/catchup.py); docs.chunks,
+    which they replay, stays the shared topic."""
+    docs = rendered("reindex-v2")
+    prefixed = TopicNames("team-a.")
+    own = generation_names(prefixed, "v2")
+    found = dict(pods(docs))
+    assert sorted(found) == sorted(roles.GENERATION_STAGES)
+    for role, spec in found.items():
+        env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+        assert env["RAGSTREAM_GENERATION"] == "v2", role
+    for obj in of_kind(docs, "ScaledObject").values():
+        role = roles.BY_NAME[obj["spec"]["scaleTargetRef"]["name"].removeprefix("rag-ragstream-")]
+        triggers = {(t["metadata"]["topic"], t["metadata"]["consumerGroup"]) for t in obj["spec"]["triggers"]}
+        assert triggers == {
+            (own(s), consumer_group(own, role.name, s, group_suffix("v2"))) for s in role.consumes
+        }

@@ -222,6 +222,10 @@ containers:
     command: ["ragstream", "worker", {{ .role | quote }}]
     env:
       {{- include "ragstream.env" $root | nindent 6 }}
+      {{- if and .spec.generation $root.Values.generation }}
+      - name: RAGSTREAM_GENERATION
+        value: {{ $root.Values.generation | quote }}
+      {{- end }}
       {{- if eq .role "gateway" }}
       - name: RAGSTREAM_GATEWAY__HOST
         value: "0.0.0.0"
