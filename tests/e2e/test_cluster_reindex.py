@@ -1,7 +1,8 @@
 """Reindex as a cluster does it: the live generation's workers keep running while workers started
 with `generation=v2` replay the chunk topic into chunks_v2 under their own topics and consumer
 groups; the API refuses to swap before they have caught up, `ragstream reindex --generation v2`
-follows them and swaps, and searches then read v2 with every chunk."""
+follows them and swaps, searches through the API answer all along, and then read v2 with every
+chunk."""
 
 from __future__ import annotations
 
@@ -68,6 +69,18 @@ async def test_workers_of_the_next_generation_catch_up_and_are_swapped_in(
             assert "catching up" in early.json()["detail"]
             assert (await http.get("/v1/generations/x2")).status_code == 422
 
+        answers: list[int] = []
+        stop = asyncio.Event()
+
+        async def keep_searching() -> None:
+            """Searches through the API all along: none may fail or come back empty."""
+            async with httpx.AsyncClient(base_url=api, headers=auth, timeout=30) as http:
+                while not stop.is_set():
+                    found = await http.get("/v1/search", params={"q": corpus.documents[1].marker_code})
+                    answers.append(len(found.json()["chunks"]) if found.status_code == 200 else -1)
+                    await asyncio.sleep(0.1)
+
+        searcher = asyncio.create_task(keep_searching())
         v2 = settings.model_copy(update={"generation": "v2"})
         await stack.enter_async_context(
             run_roles(v2, list(GENERATION_STAGES), kafka_bootstrap, names, opened=opened)
@@ -79,8 +92,12 @@ async def test_workers_of_the_next_generation_catch_up_and_are_swapped_in(
             text=True,
             timeout=240,
         )
+        stop.set()
+        await searcher
         assert cli.returncode == 0, cli.stdout + cli.stderr
         assert "swapped" in cli.stdout
+        assert len(answers) > 10
+        assert min(answers) > 0, "a search during the reindex failed or came back empty"
         assert await vectors.resolve("chunks") == "chunks_v2"
         assert await vectors.count("chunks_v2", must={}) == chunks
         async with httpx.AsyncClient(base_url=api, headers=auth, timeout=30) as http:
