@@ -212,7 +212,7 @@ async def run_stack(
 ) -> AsyncIterator[Stack]:
     """The embedded stack as `ragstream up` runs it: front stages + one live index generation, with
     the stores and model opened once and shared by every generation."""
-    from services.pipeline import embedded_broker, embedder_for, graph_store, vector_index
+    from services.bootstrap.adapters import embedded_broker, embedder_for, graph_store, vector_index
 
     names = names or TopicNames(settings.kafka.topic_prefix)
     async with contextlib.AsyncExitStack() as outer:
@@ -247,7 +247,7 @@ async def run_stack(
         # The chat agent's workers (plan, retrieve, tool, respond) share the stores: in the embedded
         # mode only this process may open them.
         from services.agent.workers import run_agent_workers
-        from services.bootstrap import agent_runtime
+        from services.bootstrap.agent import agent_runtime
 
         deps, cache = await agent_runtime(settings, names, outer, embedder, vectors, graph)
         await outer.enter_async_context(run_agent_workers(settings, bootstrap, names, deps, cache=cache))

@@ -1,5 +1,5 @@
-"""The one place that wires the ingestion pipeline: broker (embedded Tansu or an external Kafka),
-topics, codec, stores and models, then the stages asked for, all in this process.
+"""The ingestion pipeline in this process: the stages asked for, on a FastStream broker, with the
+adapters ``services.bootstrap.adapters`` chooses from settings (broker, topics, codec, stores, models).
 
 ``ragstream up`` runs every stage here; ``ragstream worker <stage>`` runs one (the same code, one
 process per stage, as compose and Helm deploy it). Tests run it in-process against a shared broker
@@ -21,13 +21,19 @@ from faststream.confluent.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 
 import topics
+from services.bootstrap.adapters import (
+    blob_store,
+    embedded_broker,
+    embedder_for,
+    graph_extractor,
+    graph_store,
+    vector_index,
+)
 from services.common import kafka_conf
 from services.common.codec import Codec, make_codec
 from services.common.settings import Settings
 from services.common.stage import GroupOf, StageContext, consumer_group
-from services.common.tansu import TansuBroker
 from services.roles import STAGES
-from services.stores.blobs import LocalBlobStore
 from services.stores.ports import BlobStore
 from topics import TopicNames
 from topics.admin import ensure_topics
@@ -69,119 +75,6 @@ class Pipeline:
 def _prometheus_middleware() -> KafkaPrometheusMiddleware:
     """One per process: its metrics register once in the default registry, whatever the broker count."""
     return KafkaPrometheusMiddleware(registry=REGISTRY, app_name="ragstream")
-
-
-@contextlib.asynccontextmanager
-async def embedded_broker(settings: Settings) -> AsyncIterator[str]:
-    """Yield a bootstrap address: the configured Kafka, or a Tansu started (and stopped) here."""
-    if settings.kafka.bootstrap:
-        yield settings.kafka.bootstrap
-        return
-    settings.home.mkdir(parents=True, exist_ok=True)
-    tansu = TansuBroker(log_file=settings.home / "tansu.log").start()
-    log.info("embedded broker started", bootstrap=tansu.bootstrap, storage=tansu.storage)
-    try:
-        yield tansu.bootstrap
-    finally:
-        tansu.stop()
-
-
-@contextlib.asynccontextmanager
-async def graph_store(settings: Settings, graph_name: str = "ragstream") -> AsyncIterator[Any]:
-    if settings.stores.neo4j_uri:
-        from services.stores.graph_neo4j import Neo4jGraphStore
-
-        store: Any = Neo4jGraphStore(
-            settings.stores.neo4j_uri,
-            settings.stores.neo4j_user,
-            settings.stores.neo4j_password.get_secret_value(),
-        )
-        await store.open()
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
-    from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
-
-    server: FalkorServer | None = None
-    if settings.stores.falkordb_url:
-        hostport = settings.stores.falkordb_url.removeprefix("redis://").rstrip("/")
-        host, port = hostport.rsplit(":", 1)
-    else:
-        server = FalkorServer(settings.data_dir / "graph").start()
-        host, port = server.host, str(server.port)
-    store = await FalkorGraphStore.connect(host, int(port), graph=graph_name)
-    try:
-        yield store
-    finally:
-        await store.close()
-        if server is not None:
-            server.stop()
-
-
-def blob_store(settings: Settings) -> BlobStore:
-    """S3 when ``stores.blob_url`` names a bucket, else the local directory under home."""
-    if settings.stores.blob_url:
-        from services.stores.blobs_s3 import S3BlobStore
-
-        return S3BlobStore(
-            settings.stores.blob_url, settings.stores.s3_endpoint_url, settings.stores.s3_region
-        )
-    return LocalBlobStore(settings.blob_dir)
-
-
-def vector_index(settings: Settings) -> Any:
-    if settings.stores.qdrant_url:
-        from services.stores.vectors_server import ServerVectorIndex
-
-        key = settings.stores.qdrant_api_key
-        return ServerVectorIndex(
-            url=settings.stores.qdrant_url, api_key=key.get_secret_value() if key else None
-        )
-    from services.stores.vectors_edge import EdgeVectorIndex
-
-    return EdgeVectorIndex(settings.data_dir / "vectors")
-
-
-def embedder_for(settings: Settings) -> Any:
-    models = settings.models
-    if models.embeddings_url:
-        from services.models.embedder import HttpEmbedder
-
-        return HttpEmbedder(
-            models.embeddings_url,
-            models.embeddings_model,
-            dim=models.embeddings_dim,
-            api_key=models.embeddings_api_key.get_secret_value() if models.embeddings_api_key else None,
-            batch_size=models.embed_batch_size,
-        )
-    from services.models.embedder import LocalEmbedder
-
-    return LocalEmbedder()
-
-
-def graph_extractor(settings: Settings, stack: contextlib.AsyncExitStack) -> Any:
-    """The LLM extractor when an LLM is configured (and ``llm_extract_graph``), else the rules."""
-    from services.models.llm import chat_model_from
-
-    llm = chat_model_from(settings.models) if settings.models.llm_extract_graph else None
-    if llm is None:
-        from services.extract_graph.extractor import RuleExtractor
-
-        return RuleExtractor()
-    from services.extract_graph.llm_extractor import LLMGraphExtractor
-
-    stack.push_async_callback(llm.close)
-    redis = settings.redis()
-    stack.push_async_callback(redis.aclose)
-    return LLMGraphExtractor(
-        llm,
-        redis,
-        prefix=f"ragstream:{settings.kafka.topic_prefix}",
-        concurrency=settings.models.llm_extract_concurrency,
-        max_tokens=settings.models.llm_extract_max_tokens,
-    )
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 import topics
+from services import roles
 from services.common import ids, kafka_conf
 from services.common.codec import Codec
 from services.common.messages import DocumentIndexed, DocumentSubmitted
@@ -133,7 +134,8 @@ class Resolution:
         outcome.stage, outcome.reason, outcome.error = self.stage, self.reason, self.error
 
 
-WATCHED_DLQS = (topics.INGEST, topics.PARSED, topics.CHUNKS, topics.EMBEDDED, topics.GRAPH)
+# Every topic a pipeline stage consumes: a document that fails anywhere ends in one of their DLQs.
+WATCHED_DLQS = tuple(dict.fromkeys(spec for name in roles.STAGES for spec in roles.BY_NAME[name].consumes))
 
 
 class OutcomeWatcher:

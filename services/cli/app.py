@@ -83,7 +83,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def blobs_for(settings: Settings, info: dict[str, Any]) -> Any:
     """The stack's blob store: S3 when configured, else the directory the running stack uses."""
     if settings.stores.blob_url:
-        from services.pipeline import blob_store
+        from services.bootstrap.adapters import blob_store
 
         return blob_store(settings)
     return LocalBlobStore(Path(info["blob_dir"]))

@@ -79,7 +79,7 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
         loop.add_signal_handler(sig, stop.set)
     err.print("[dim]starting the embedded stack (first start loads the embedding model, ~10 s)…[/]")
 
-    from services.bootstrap import gateway_config
+    from services.bootstrap.gateway import gateway_config
     from services.gateway import Gateway
 
     async with run_stack(settings) as stack:
@@ -148,7 +148,7 @@ def worker(
 
     async def run() -> None:
         from services.admin import probes_app, start_server
-        from services.bootstrap import run_roles
+        from services.bootstrap.process import run_roles
 
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

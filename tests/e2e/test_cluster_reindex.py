@@ -18,11 +18,11 @@ import pytest
 
 from bench.corpus import generate_corpus
 from services.admin import start_server
-from services.bootstrap import run_roles
+from services.bootstrap.adapters import graph_store, vector_index
+from services.bootstrap.process import run_roles
 from services.common.settings import KafkaSettings, Settings
 from services.gateway import issue_token
 from services.models.embedder import LocalEmbedder
-from services.pipeline import graph_store, vector_index
 from services.publisher import DocumentPublisher, OutcomeWatcher
 from services.roles import GENERATION_STAGES, STAGES
 from topics import TopicNames

@@ -232,6 +232,18 @@ async def test_roles_in_separate_processes_ingest_answer_and_survive_a_sigkill(
     found = final(await ask(deployment.gateways["gw1"], "Who catalogued the Quillfeather archive?", secret))
     assert "Orla Brennan" in found.text
 
+    # Deleting and reading dead letters remotely, as locally.
+    removed = deployment.cli("delete", str(late), "--url", deployment.api, "--token", user)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "deleted" in removed.stdout
+    gone = deployment.cli(
+        "search", "Quillfeather Orla Brennan", "--json", "--url", deployment.api, "--token", user
+    )
+    assert all("Quillfeather" not in c["text"] for c in json.loads(gone.stdout)["chunks"])
+    letters = deployment.cli("dlq", "list", "--url", deployment.api, "--token", operator)
+    assert letters.returncode == 0, letters.stderr
+    assert "no dead letters" in letters.stdout
+
 
 def chunks_indexed(api: str, token: str) -> int:
     body = httpx.get(f"{api}/v1/status", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
