@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from services.common.children import die_with_parent
+
 
 class BrokerStartError(RuntimeError):
     pass
@@ -82,7 +84,10 @@ class TansuBroker:
         ]
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.env}
-        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # Dies with this process, SIGKILL included (services/common/children.py).
+        self._proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent()
+        )
         try:
             wait_for_port(self.host, self.port, timeout_s, self._proc)
         except BrokerStartError as exc:

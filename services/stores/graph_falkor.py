@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import BusyLoadingError, RedisError, ResponseError
 from redis.retry import Retry
 
+from services.common.children import DirectoryLock, die_with_parent
 from services.stores import graph_cypher as cy
 from services.stores.ports import RELATION_TYPES, ChunkFacts
 
@@ -114,8 +115,23 @@ class FalkorServer:
             "--daemonize", "no",
             *self._extra_args,
         ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # The server holds the directory's lock for its whole life and dies with this process, even on
+        # SIGKILL: a restart never runs two servers on one data directory (services/common/children.py).
+        lock = DirectoryLock(self.data_dir)
+        fd = lock.acquire()
+        try:
+            with self.log_path.open("ab") as log:
+                self._proc = subprocess.Popen(
+                    cmd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    pass_fds=(fd,),
+                    preexec_fn=die_with_parent(),
+                )
+            lock.record(self._proc.pid)
+        finally:
+            lock.release()
         self._port = port
         deadline = time.monotonic() + self._startup_timeout
         client = self._client(port)

@@ -1,0 +1,85 @@
+"""Child processes that never outlive the process that started them, and data directories that
+never have two servers.
+
+The embedded stack starts servers (Tansu, FalkorDB) as child processes. A clean stop stops them; a
+``kill -9`` of ``ragstream up`` used to leave them running, and the next ``up`` then ran a second
+FalkorDB on the same data directory while the orphan later wrote its stale snapshot over the new
+one. Two guards, both from the kernel, so they hold for SIGKILL too:
+
+- ``die_with_parent`` (a ``preexec_fn``): Linux's parent-death signal. The child gets SIGTERM when
+  the thread that started it ends, so start children from the main thread (the stack does).
+- ``DirectoryLock``: an exclusive ``flock`` on ``<dir>/.lock`` that the server process inherits and
+  holds for its whole life; a second server on the directory waits for it (an orphan saving its
+  snapshot on SIGTERM), then refuses with the holder's pid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+
+
+def die_with_parent(parent: int | None = None) -> Callable[[], None]:
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child gets SIGTERM when its parent dies, and
+    exits at once if the parent is already gone (it died between fork and exec)."""
+    expected = parent if parent is not None else os.getpid()
+
+    def arm() -> None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != expected:
+            os._exit(1)
+
+    return arm
+
+
+class DataDirectoryBusy(RuntimeError):
+    pass
+
+
+class DirectoryLock:
+    """An exclusive lock on a data directory, passed to the server that uses it (``fd``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / ".lock"
+        self.fd: int | None = None
+
+    def acquire(self, wait_s: float = 30.0) -> int:
+        """Lock (waiting up to ``wait_s`` for a previous server to finish) and return the fd."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = self.path.read_text().strip() or "unknown"
+                    os.close(fd)
+                    raise DataDirectoryBusy(
+                        f"{self.path.parent} is in use by another server (pid {holder}); stop it, or "
+                        "use another RAGSTREAM_HOME"
+                    ) from None
+                time.sleep(0.2)
+        self.fd = fd
+        return fd
+
+    def record(self, pid: int) -> None:
+        """Write the server's pid into the lock file (for the message a second server gets)."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, str(pid).encode(), 0)
+
+    def release(self) -> None:
+        """Our copy of the fd; the lock ends when the server holding the other copy exits too."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
