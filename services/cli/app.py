@@ -154,12 +154,17 @@ class Api:
         return response.json()
 
 
+def remote_api(url: str, token: str | None) -> Api:
+    """A remote deployment's API; it needs a token."""
+    if not token:
+        raise fail("a remote deployment needs --token (or RAGSTREAM_TOKEN)")
+    return Api(url, token, remote=True)
+
+
 def api_for(settings: Settings, url: str | None, token: str | None, tenant: str | None) -> Api | None:
     """The remote API when a URL is given, else the local stack's (None if it has none)."""
     if url:
-        if not token:
-            raise fail("a remote deployment needs --token (or RAGSTREAM_TOKEN)")
-        return Api(url, token, remote=True)
+        return remote_api(url, token)
     info = run_info(settings)
     if not info.get("admin_url"):
         return None

@@ -23,6 +23,7 @@ from services.cli.app import (
     console,
     err,
     fail,
+    remote_api,
     run_info,
     settings_for,
 )
@@ -53,9 +54,7 @@ def publish(
     Links out of a folder and hidden files are skipped and listed (RAGSTREAM_PIPELINE__FOLLOW_SYMLINKS)."""
     settings = settings_for(home)
     if url:
-        if not token:
-            raise fail("a remote deployment needs --token (or RAGSTREAM_TOKEN)")
-        ok = asyncio.run(upload_and_report(settings, Api(url, token, True), paths, wait, timeout))
+        ok = asyncio.run(upload_and_report(settings, remote_api(url, token), paths, wait, timeout))
     else:
         info = run_info(settings)
         ok = asyncio.run(publish_and_report(settings, info, paths, tenant or settings.tenant, wait, timeout))
@@ -231,9 +230,7 @@ def delete(
     settings = settings_for(home)
     uris = [s if "://" in s else source_uri(Path(s)) for s in sources]
     if url:
-        if not token:
-            raise fail("a remote deployment needs --token (or RAGSTREAM_TOKEN)")
-        api = Api(url, token, True)
+        api = remote_api(url, token)
         params = [{"source_uri": u, "wait": True, "timeout_s": 120} for u in uris]
         outcomes = [
             outcome_of(u, api.call("DELETE", "/v1/documents", timeout=150, params=p))

@@ -20,6 +20,7 @@ from services.cli.app import (
     console,
     err,
     fail,
+    remote_api,
     run_info,
     settings_for,
 )
@@ -178,9 +179,7 @@ def dlq_list(
     settings = settings_for(home)
     letters: list[dict[str, Any]]
     if url:
-        api = api_for(settings, url, token, None)
-        assert api is not None
-        letters = api.call("GET", "/v1/dlq", params={"topic": topic} if topic else {})
+        letters = remote_api(url, token).call("GET", "/v1/dlq", params={"topic": topic} if topic else {})
     else:
         from services.ops import dead_letters
 
@@ -212,9 +211,9 @@ def dlq_replay(
     the cause). Replaying twice does not resend: the replay position is committed."""
     settings = settings_for(home)
     if url:
-        api = api_for(settings, url, token, None)
-        assert api is not None
-        count = api.call("POST", "/v1/dlq/replay", params={"topic": topic} if topic else {})["replayed"]
+        count = remote_api(url, token).call(
+            "POST", "/v1/dlq/replay", params={"topic": topic} if topic else {}
+        )["replayed"]
     else:
         from services.ops import replay
 

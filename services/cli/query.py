@@ -18,6 +18,7 @@ from services.cli.app import (
     console,
     err,
     fail,
+    remote_api,
     run_info,
     settings_for,
 )
@@ -65,8 +66,7 @@ def _gateway(settings: Settings, url: str | None, token: str | None, tenant: str
     """The chat gateway's URL and a token for it: the remote deployment's (from its API), or the
     local stack's with a token minted from the local secret."""
     if url:
-        api = api_for(settings, url, token, tenant)
-        assert api is not None  # a URL always gives an API
+        api = remote_api(url, token)
         gateway_url = api.call("GET", "/v1/info").get("gateway_url")
         if not gateway_url:
             raise fail(f"{url} does not say where its chat gateway listens")
