@@ -41,6 +41,7 @@ TENANT = "bench"
 WARMUP_TENANT = "warmup"
 EMBED_BATCH = 64  # raw embedder and in-process windows; the streaming embed stage gets what one poll holds
 GOAL = 0.9
+DURABLE_GOAL = 0.8  # durable embedded broker vs the memory one (issue 9)
 
 
 @dataclass
@@ -251,23 +252,30 @@ async def publish_and_wait(
 
 
 async def bench_streaming(
-    paths: list[Path], warmup: list[Path], embedder: Any, root: Path, partitions: int
+    paths: list[Path],
+    warmup: list[Path],
+    embedder: Any,
+    root: Path,
+    partitions: int,
+    storage: str = "memory",
 ) -> tuple[Figures, dict[str, Any]]:
+    """The embedded stack's pipeline; ``storage`` is the embedded broker's (memory, or durable: on
+    disk through the loopback object server, as `ragstream up` runs by default)."""
+    from services.bootstrap.adapters import embedded_broker
     from services.common.settings import Settings
-    from services.common.tansu import TansuBroker
     from services.pipeline import run_pipeline
     from topics import TopicNames
 
     settings = Settings(home=root / "home")
     settings.kafka.partitions = partitions
+    settings.kafka.storage = storage  # type: ignore[assignment]
     settings.home.mkdir(parents=True, exist_ok=True)
     names = TopicNames(prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     t0 = time.perf_counter()
-    broker = TansuBroker(log_file=root / "tansu.log").start()
-    broker_s = time.perf_counter() - t0
-    try:
+    async with embedded_broker(settings) as bootstrap:
+        broker_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        async with run_pipeline(settings, bootstrap=broker.bootstrap, names=names, embedder=embedder) as pipe:
+        async with run_pipeline(settings, bootstrap=bootstrap, names=names, embedder=embedder) as pipe:
             pipeline_s = time.perf_counter() - t1
             t2 = time.perf_counter()
             warm, _, _, _ = await publish_and_wait(pipe, warmup, WARMUP_TENANT, 180)
@@ -283,14 +291,12 @@ async def bench_streaming(
             collection = await pipe.vectors.resolve("chunks")
             stored = await pipe.vectors.count(collection, must={"tenant": TENANT}) if collection else 0
             graph_stats = await pipe.graph.stats(TENANT)
-    finally:
-        broker.stop()
     statuses: dict[str, int] = {}
     for o in outcomes:
         statuses[o.status] = statuses.get(o.status, 0) + 1
     indexed = [o for o in outcomes if o.status == "indexed"]
     figures = Figures(
-        "streaming",
+        "streaming" if storage == "memory" else f"streaming-{storage}",
         len(indexed),
         sum(o.chunks for o in indexed),
         seconds,
@@ -451,7 +457,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     warnings: list[str] = []
-    runs: dict[str, list[Figures]] = {"raw-embedder": [], "in-process": [], "streaming": []}
+    runs: dict[str, list[Figures]] = {
+        "raw-embedder": [],
+        "in-process": [],
+        "streaming": [],
+        "streaming-durable": [],
+    }
     load_before = os.getloadavg()
     for k in range(1, args.repeat + 1):
         tag = f"[run {k}/{args.repeat}] " if args.repeat > 1 else ""
@@ -466,16 +477,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             paths, warmup, embedder, work / f"streaming-{k}", args.partitions
         )
         print(f"    {stream.docs} docs in {stream.seconds:.1f}s", flush=True)
+        print(f"{tag}4/4 streaming pipeline, durable broker ...", flush=True)
+        durable, durable_check = await bench_streaming(
+            paths, warmup, embedder, work / f"durable-{k}", args.partitions, storage="durable"
+        )
+        print(f"    {durable.docs} docs in {durable.seconds:.1f}s", flush=True)
         warnings += [tag + w for w in check(paths, raw, inproc, inproc_check, stream, stream_check)]
+        warnings += [
+            tag + "durable: " + w for w in check(paths, raw, inproc, inproc_check, durable, durable_check)
+        ]
+        durable.extra["check"] = {k: v for k, v in durable_check.items() if k != "per_doc"}
         inproc.extra["check"] = {k: v for k, v in inproc_check.items() if k != "per_doc"}
         stream.extra["check"] = {k: v for k, v in stream_check.items() if k != "per_doc"}
-        for fig in (raw, inproc, stream):
+        for fig in (raw, inproc, stream, durable):
             runs[fig.name].append(fig)
     load_after = os.getloadavg()
     # Best of the runs per row: other load on the machine only ever makes a run slower.
-    raw, inproc, stream = (min(runs[n], key=lambda f: f.seconds) for n in runs)
+    raw, inproc, stream, durable = (min(runs[n], key=lambda f: f.seconds) for n in runs)
 
     speedup = ratio(stream.docs_per_s, inproc.docs_per_s)
+    durability_cost = ratio(durable.docs_per_s, stream.docs_per_s)
     lines = [
         "",
         "ragstream ingestion benchmark",
@@ -493,6 +514,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f" streaming ÷ raw embedder: {ratio(stream.chunks_per_s, raw.chunks_per_s):.2f}x chunks/s",
         f"goal: streaming >= {GOAL}x in-process -> {'MET' if speedup >= GOAL else 'NOT MET'}"
         f" ({speedup:.2f}x)",
+        f"durable broker: {durable.docs} docs in {durable.seconds:.2f}s, {durable.docs_per_s:.2f} docs/s,"
+        f" {durable.chunks_per_s:.1f} chunks/s; durable ÷ memory {durability_cost:.2f}x docs/s"
+        f" (goal >= {DURABLE_GOAL}x -> {'MET' if durability_cost >= DURABLE_GOAL else 'NOT MET'});"
+        f" start-up {durable.extra['startup_seconds']:.2f}s vs {stream.extra['startup_seconds']:.2f}s",
         "",
         "per-stage seconds (in-process: wall time per stage, sequential; streaming: handler time",
         "from ragstream_handle_seconds, stages overlap, includes decode + publish + delivery wait)",
@@ -525,6 +550,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "  streaming ÷ in-process per run: "
             + " ".join(f"{ratio(s.docs_per_s, i.docs_per_s):.2f}x" for s, i in pairs)
         )
+        durable_pairs = zip(runs["streaming-durable"], runs["streaming"], strict=True)
+        lines.append(
+            "  durable ÷ memory per run: "
+            + " ".join(f"{ratio(d.docs_per_s, m.docs_per_s):.2f}x" for d, m in durable_pairs)
+        )
     print("\n".join(lines), flush=True)
 
     result = {
@@ -534,6 +564,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "raw_embedder": raw.to_dict(),
         "in_process": inproc.to_dict(),
         "streaming": stream.to_dict(),
+        "streaming_durable": durable.to_dict(),
         "runs": {n: [f.to_dict() for f in figs] for n, figs in runs.items()},
         "repeat": args.repeat,
         "load_average": {"before": list(load_before), "after": list(load_after)},
@@ -544,6 +575,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "inprocess_over_raw_chunks_per_s": round(ratio(inproc.chunks_per_s, raw.chunks_per_s), 3),
             "streaming_over_raw_chunks_per_s": round(ratio(stream.chunks_per_s, raw.chunks_per_s), 3),
+            "durable_over_memory_docs_per_s": round(durability_cost, 3),
         },
         "goal": {"streaming_over_inprocess_at_least": GOAL, "met": speedup >= GOAL},
         "warnings": warnings,

@@ -25,9 +25,10 @@ from typing import Any
 
 import structlog
 
-from services.catchup import ReindexRefused, generation_names, group_suffix, measure
+from services.catchup import ReindexRefused, collection_of, generation_names, group_suffix, measure
 from services.common.settings import Settings
 from services.pipeline import Pipeline, run_pipeline
+from services.repair import RepairProgress, repair
 from services.roles import FRONT_STAGES, GENERATION_STAGES
 from topics import TopicNames
 
@@ -39,6 +40,18 @@ def next_collection(alias: str, existing: list[str]) -> str:
         int(m.group(1)) for name in existing if (m := re.fullmatch(rf"{re.escape(alias)}_v(\d+)", name))
     ]
     return f"{alias}_v{max(versions, default=0) + 1}"
+
+
+def attempted_on_broker(bootstrap: str, names: TopicNames, alias: str) -> list[str]:
+    """Versions whose generation topics exist on the broker: an attempt that a crash ended before it
+    wrote a vector is remembered by the durable broker, and is not reused either."""
+    from confluent_kafka.admin import AdminClient
+
+    from services.common import kafka_conf
+
+    topics = AdminClient(kafka_conf.client(bootstrap)).list_topics(timeout=10).topics
+    pattern = re.compile(rf"{re.escape(names.prefix)}(v\d+)\.")
+    return sorted({collection_of(alias, m.group(1)) for t in topics if (m := pattern.match(t))})
 
 
 def _label_file(settings: Settings) -> Path:
@@ -93,6 +106,8 @@ class Stack:
     # Versions an attempt already used: a retry never reuses a failed generation's topics and groups
     _attempted: list[str] = field(default_factory=list)
     _task: asyncio.Task[ReindexProgress] | None = None
+    repair_progress: RepairProgress = field(default_factory=RepairProgress)
+    _repair_task: asyncio.Task[None] | None = None
 
     @property
     def vectors(self) -> Any:
@@ -121,6 +136,27 @@ class Stack:
         self._task.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures live in progress
         return self.progress
 
+    def start_repair(self, timeout_s: float = 3600.0) -> RepairProgress:
+        """Re-derive the live index from the chunk topic in the background (services/repair.py);
+        RuntimeError while a reindex or another repair runs. Follow ``repair_progress``."""
+        if self._lock.locked():
+            raise RuntimeError("a reindex or a repair is already running")
+        self.repair_progress = RepairProgress("replaying", started_at=time.time())
+
+        async def run() -> None:
+            async with self._lock:
+                try:
+                    await repair(self, self.repair_progress, timeout_s)
+                    self.repair_progress.state = "done"
+                except Exception as exc:
+                    self.repair_progress.state, self.repair_progress.error = "failed", str(exc)
+                    log.warning("repair failed", error=str(exc))
+                finally:
+                    self.repair_progress.finished_at = time.time()
+
+        self._repair_task = asyncio.create_task(run())
+        return self.repair_progress
+
     def cancel_reindex(self) -> bool:
         """Stop the reindex in progress (its new generation is retired, the alias stays); False if none."""
         if self._task is None or self._task.done():
@@ -135,7 +171,8 @@ class Stack:
         async with self._lock:
             alias = self.settings.stores.collection_alias
             previous = await self.vectors.resolve(alias)
-            target = next_collection(alias, [*await self.vectors.collections(), *self._attempted])
+            earlier = await asyncio.to_thread(attempted_on_broker, self.bootstrap, self.names, alias)
+            target = next_collection(alias, [*await self.vectors.collections(), *self._attempted, *earlier])
             self._attempted.append(target)
             label = target.rsplit("_", 1)[1]
             self.progress = ReindexProgress("catching-up", target, previous, started_at=time.time())

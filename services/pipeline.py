@@ -90,12 +90,14 @@ async def run_pipeline(
     vectors: Any = None,
     graph: Any = None,
     tracer_provider: Any = None,
+    ledger: Any = None,
 ) -> AsyncIterator[Pipeline]:
     """Start the requested stages (and what they need); stop everything on exit.
 
     ``embedder``, ``vectors`` and ``graph`` let a caller share what it already holds (a loaded model;
     the stores, which only one process may open): an index generation started by a reindex runs
-    beside the live one on the same stores. Shared objects are not closed here.
+    beside the live one on the same stores, and a repair shares the live ``ledger`` too. Shared
+    objects are not closed here.
     ``tracer_provider``: OpenTelemetry provider for the spans (default: the global one); the trace
     context rides in message headers, so one document's trace spans every stage."""
     unknown = set(stages) - set(STAGES)
@@ -119,6 +121,7 @@ async def run_pipeline(
             logger=None,
             enable_idempotence=True,
             acks="all",
+            linger_ms=settings.kafka.linger_ms,
             middlewares=(
                 KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
                 _prometheus_middleware(),
@@ -128,7 +131,7 @@ async def run_pipeline(
         ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)
         blobs = blob_store(settings)
         pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
-        shared = {"embedder": embedder, "vectors": vectors, "graph": graph}
+        shared = {"embedder": embedder, "vectors": vectors, "graph": graph, "ledger": ledger}
         pipe.resources |= {k: v for k, v in shared.items() if v is not None}
         pipe.resources["context"] = ctx
         await _register(pipe, ctx, stack, target_collection, group_suffix, graph_name)
@@ -179,6 +182,7 @@ async def _register(
     if "index" in stages:
         from services.index import app as index_app
         from services.index.ledger import Ledger, PostgresLedger, SqliteLedger
+        from services.index.recovery import GraphRecovery
 
         if pipe.vectors is None:
             pipe.resources["vectors"] = vector_index(settings)
@@ -187,13 +191,16 @@ async def _register(
             pipe.resources["graph"] = await stack.enter_async_context(graph_store(settings, graph_name))
         vectors, graph = pipe.vectors, pipe.graph
         ledger: Ledger
-        if settings.stores.postgres_dsn:
-            ledger = await PostgresLedger.connect(
-                settings.stores.postgres_dsn.get_secret_value(), group_suffix
-            )
+        if "ledger" in pipe.resources:
+            ledger = pipe.resources["ledger"]  # shared (a repair): its owner closes it
         else:
-            ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
-        stack.push_async_callback(ledger.close)
+            if settings.stores.postgres_dsn:
+                ledger = await PostgresLedger.connect(
+                    settings.stores.postgres_dsn.get_secret_value(), group_suffix
+                )
+            else:
+                ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
+            stack.push_async_callback(ledger.close)
         alias = settings.stores.collection_alias
 
         async def announce(event: Any) -> None:
@@ -205,4 +212,7 @@ async def _register(
 
         indexer = index_app.Indexer(announce, vectors, graph, ledger, alias, target_collection)
         pipe.resources["indexer"] = indexer
-        index_app.register(broker, ctx, indexer, group("index"))
+        graph_group = group("index")(topics.GRAPH)
+        recovery = GraphRecovery(graph_group, await graph.checkpoints(graph_group))
+        pipe.resources["graph_recovery"] = recovery
+        index_app.register(broker, ctx, indexer, group("index"), recovery)

@@ -140,6 +140,35 @@ def build_api(ports: ApiPorts) -> FastAPI:
         await asyncio.sleep(0.1)
         return JSONResponse(stack.progress.to_json(), status_code=status.HTTP_202_ACCEPTED)
 
+    @app.get("/v1/repair", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})
+    async def repair_progress(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
+        progress: dict[str, Any] = hosted_index().repair_progress.to_json()
+        return progress
+
+    @app.post(
+        "/v1/repair",
+        tags=["operations"],
+        status_code=status.HTTP_202_ACCEPTED,
+        responses={
+            403: NOT_OPERATOR,
+            409: {"description": "A reindex or a repair is already running"},
+            501: NO_REINDEX,
+        },
+    )
+    async def repair(
+        _: Annotated[Principal, Depends(operator)],
+        timeout_s: Annotated[float, Query(gt=0, le=86400, description="Give up after this.")] = 3600,
+    ) -> JSONResponse:
+        """Re-derive the live index from the chunk topic, in place (after a store was restored from an
+        older backup, or wiped): idempotent writes, nothing duplicated; poll GET for progress."""
+        stack = hosted_index()
+        try:
+            stack.start_repair(timeout_s)
+        except RuntimeError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        await asyncio.sleep(0.1)
+        return JSONResponse(stack.repair_progress.to_json(), status_code=status.HTTP_202_ACCEPTED)
+
     @app.delete("/v1/reindex", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})
     async def cancel_reindex(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
         """Cancel the reindex in progress: its new version is retired, searches keep the live one."""

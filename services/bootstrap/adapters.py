@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from services.common.settings import Settings
-from services.common.tansu import TansuBroker
+from services.common.tansu import ObjectServer, TansuBroker
 from services.models.embedder import Embedder
 from services.stores.blobs import LocalBlobStore
 from services.stores.ports import BlobStore, GraphStore, VectorIndex
@@ -27,12 +27,21 @@ async def embedded_broker(settings: Settings) -> AsyncIterator[str]:
         yield settings.kafka.bootstrap
         return
     settings.home.mkdir(parents=True, exist_ok=True)
-    tansu = TansuBroker(log_file=settings.home / "tansu.log").start()
-    log.info("embedded broker started", bootstrap=tansu.bootstrap, storage=tansu.storage)
+    objects: ObjectServer | None = None
+    if settings.kafka.storage == "durable":
+        objects = ObjectServer(settings.broker_dir, log_file=settings.home / "broker-storage.log").start()
+        storage, env = f"s3://{objects.BUCKET}/", objects.tansu_env()
+        tansu = TansuBroker(storage, log_file=settings.home / "tansu.log", env=env)
+    else:
+        tansu = TansuBroker(log_file=settings.home / "tansu.log")
     try:
+        tansu.start()
+        log.info("embedded broker started", bootstrap=tansu.bootstrap, storage=settings.kafka.storage)
         yield tansu.bootstrap
     finally:
         tansu.stop()
+        if objects is not None:
+            objects.stop()
 
 
 @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ for command in (
     query.chat,
     operate.status,
     operate.reindex,
+    operate.repair,
     query.token,
 ):
     app.command()(command)

@@ -57,6 +57,8 @@ def status(
     for row in body["backlog"]:
         table.add_row(row["stage"], row["topic"], str(row["end"]), str(row["committed"]), str(row["lag"]))
     console.print(table)
+    for problem in body.get("problems", []):
+        console.print(f"[bold red]problem:[/] {problem}")
 
 
 def reindex(
@@ -117,6 +119,40 @@ def reindex(
     )
 
 
+def repair(
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Re-derive the live index from the chunk topic, in place, when `ragstream status` reports that
+    the stores and the broker disagree (a store restored from an older backup, or wiped by hand).
+    Every record of docs.chunks goes through embed, extract-graph and index again under fresh consumer
+    groups; writes are idempotent and replaced or deleted versions stay skipped, so nothing is
+    duplicated and searches keep answering. Not needed after a crash: `up` recovers by itself."""
+    settings = settings_for(home)
+    api = api_for(settings, url, token, None)
+    if api is None:
+        raise fail("repair runs inside the embedded stack (`ragstream up`)")
+    body = api.call("POST", "/v1/repair", params={"timeout_s": timeout})
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("chunk records re-derived", total=None)
+        while body["state"] == "replaying":
+            time.sleep(1.0)
+            body = api.call("GET", "/v1/repair")
+            total = max(body["replayable"], 1)
+            progress.update(task, completed=max(total - body["lag"], 0), total=total)
+    if body["state"] != "done":
+        raise fail(f"repair {body['state']}: {body.get('error')}")
+    before, after = body["before"], body["after"]
+    console.print(
+        f"[green]repaired[/] {body['collection']}: vectors {before['vector_chunks']} → "
+        f"{after['vector_chunks']} chunks, graph {before['graph_chunks']} → {after['graph_chunks']} chunks"
+        f" ({body['finished_at'] - body['started_at']:.1f}s)"
+    )
+
+
 def list_topics() -> None:
     """The topic registry: names, keys, schemas and dead-letter topics."""
     table = Table(title="topics")
@@ -173,7 +209,11 @@ TopicOpt = Annotated[str | None, typer.Option(help="Only this source topic (e.g.
 
 
 def dlq_list(
-    topic: TopicOpt = None, url: UrlOpt = None, token: TokenOpt = None, home: HomeOpt = None
+    topic: TopicOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    home: HomeOpt = None,
 ) -> None:
     """Every dead letter: source topic, stage, reason, error, and whether it was replayed."""
     settings = settings_for(home)
@@ -190,6 +230,9 @@ def dlq_list(
              "error": d.error, "replayed": d.replayed}
             for d in found
         ]  # fmt: skip
+    if as_json:
+        console.print_json(data=letters)
+        return
     if not letters:
         console.print("[green]no dead letters[/]")
         return

@@ -17,6 +17,10 @@ def default_home() -> Path:
 class KafkaSettings(BaseModel):
     # None = embedded: start Tansu on a free loopback port. A URL = an external Kafka, nothing else changes.
     bootstrap: str | None = None
+    # The embedded broker's storage: "durable" keeps topics, offsets and dead letters on disk under
+    # RAGSTREAM_HOME/broker (Tansu's s3:// engine on a loopback object server, services/common/s3_server.py);
+    # "memory" forgets everything on stop (throwaway runs and tests). Ignored with an external Kafka.
+    storage: Literal["durable", "memory"] = "durable"
     schema_registry_url: str | None = None
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
@@ -28,6 +32,9 @@ class KafkaSettings(BaseModel):
     # this is a latency floor per hop there (Apache Kafka returns as soon as data is in): short for
     # the interactive chat path, longer for ingestion where it only costs throughput-neutral idle polls.
     fetch_max_wait_ms: int = 100
+    # Ingestion producers group records for up to this long: fewer, larger produce requests (on the
+    # durable embedded broker every request is an object write), at a cost of milliseconds per hop.
+    linger_ms: int = Field(default=5, ge=0)
     chat_fetch_max_wait_ms: int = 5
     # Messages each agent node (plan, retrieve, tool, respond) handles at once; offsets are still
     # committed in order, so a crash loses nothing (services/agent/workers.py: InFlight).
@@ -153,6 +160,11 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
+
+    @property
+    def broker_dir(self) -> Path:
+        """The durable embedded broker's topics, offsets and dead letters."""
+        return self.data_dir / "broker"
 
     @property
     def blob_dir(self) -> Path:

@@ -7,11 +7,13 @@ import importlib.resources
 import os
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from services.common.children import die_with_parent
+from services.common.children import DirectoryLock, die_with_parent
 
 
 class BrokerStartError(RuntimeError):
@@ -45,6 +47,75 @@ def wait_for_port(
             return
         time.sleep(0.02)
     raise BrokerStartError(f"nothing listened on {host}:{port} within {timeout_s:.0f}s")
+
+
+class ObjectServer:
+    """The loopback S3-protocol server (``services/common/s3_server.py``) that stores a durable
+    Tansu's topics in ``root``: a child that dies with this process and holds ``root``'s lock for its
+    whole life, so two brokers never share one directory."""
+
+    BUCKET = "tansu"
+
+    def __init__(self, root: Path, fsync: bool = True, log_file: Path | None = None) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        self.log_file = log_file
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tansu_env(self) -> dict[str, str]:
+        """What Tansu's ``s3://`` engine reads (credentials are not checked on loopback)."""
+        return {
+            "AWS_ENDPOINT": self.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "ragstream",
+            "AWS_SECRET_ACCESS_KEY": "ragstream",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def start(self, timeout_s: float = 30.0, lock_wait_s: float = 30.0) -> ObjectServer:
+        """Start and create the bucket; wait up to ``lock_wait_s`` for a previous server to exit."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = DirectoryLock(self.root)
+        fd = lock.acquire(lock_wait_s)
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "services.common.s3_server", "--root", str(self.root / "objects")]
+        cmd += ["--port", str(self.port), *([] if self.fsync else ["--no-fsync"])]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, pass_fds=(fd,), preexec_fn=die_with_parent()
+            )
+            lock.record(self._proc.pid)
+        finally:
+            lock.release()
+        try:
+            wait_for_port("127.0.0.1", self.port, timeout_s, self._proc)
+            request = urllib.request.Request(f"{self.endpoint}/{self.BUCKET}", method="PUT")
+            urllib.request.urlopen(request, timeout=10).close()
+        except (BrokerStartError, OSError) as exc:
+            self.stop()
+            raise BrokerStartError(f"the broker's object server did not start: {exc}") from exc
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        _stop(self._proc, timeout_s)
+        self._proc = None
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class TansuBroker:
@@ -97,14 +168,7 @@ class TansuBroker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, timeout_s)
 
     @property
     def running(self) -> bool:

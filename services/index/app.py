@@ -17,8 +17,9 @@ from faststream.confluent.annotations import KafkaMessage
 
 import topics
 from services.common.messages import ChunkCreated, ChunkEmbedded, DocumentIndexed, GraphExtracted
-from services.common.stage import MESSAGES, GroupOf, PoisonMessage, StageContext
+from services.common.stage import MESSAGES, GroupOf, PoisonMessage, StageContext, as_list, raw_of
 from services.index.ledger import Ledger
+from services.index.recovery import GraphRecovery, positions_after
 from services.stores.ports import ChunkFacts, Entity, GraphStore, Relation, VectorIndex, VectorPoint
 
 STAGE = "index"
@@ -183,13 +184,19 @@ class Indexer:
         )
 
 
-def register(broker: KafkaBroker, ctx: StageContext, indexer: Indexer, group: GroupOf) -> None:
+def register(
+    broker: KafkaBroker, ctx: StageContext, indexer: Indexer, group: GroupOf, recovery: GraphRecovery
+) -> None:
     @broker.subscriber(
         ctx.names(topics.EMBEDDED), **ctx.subscriber_options(group(topics.EMBEDDED), batch=True)
     )
     async def on_embedded(msg: KafkaMessage) -> None:
         await ctx.handle_batch(STAGE, topics.EMBEDDED, msg, indexer.on_embedded)
 
-    @broker.subscriber(ctx.names(topics.GRAPH), **ctx.subscriber_options(group(topics.GRAPH), batch=True))
+    graph_options = ctx.subscriber_options(group(topics.GRAPH), batch=True)
+
+    @broker.subscriber(ctx.names(topics.GRAPH), **graph_options, on_assign=recovery.on_assign)
     async def on_graph(msg: KafkaMessage) -> None:
         await ctx.handle_batch(STAGE, topics.GRAPH, msg, indexer.on_graph)
+        # handled (written, or dead-lettered): the graph records how far it got, with its facts
+        await indexer.graph.checkpoint(recovery.consumer, positions_after(as_list(raw_of(msg))))

@@ -352,12 +352,29 @@ def rank_entities(rows: Sequence[Sequence[Any]], positions: Mapping[str, int], l
     return result[: max(limit, 0)]
 
 
+# Where the index stage stands in its input topics, kept in the graph with the facts (ports.GraphStore).
+CHECKPOINT_SAVE = (
+    "UNWIND $rows AS row MERGE (k:Checkpoint {consumer: $consumer, position: row.position}) "
+    "SET k.offset = CASE WHEN k.offset IS NULL OR k.offset < row.offset THEN row.offset ELSE k.offset END"
+)
+CHECKPOINT_LOAD = "MATCH (k:Checkpoint {consumer: $consumer}) RETURN k.position, k.offset"
+
+
+def checkpoint_params(consumer: str, positions: Mapping[str, int]) -> dict[str, Any]:
+    rows = [{"position": key, "offset": int(offset)} for key, offset in sorted(positions.items())]
+    return {"consumer": consumer, "rows": rows}
+
+
 class CypherReads:
     """The read side of the GraphStore port, the same Cypher for FalkorDB and Neo4j; an adapter
     supplies ``_rows`` (run a read query, return rows as lists)."""
 
     async def _rows(self, cypher: str, params: dict[str, Any]) -> list[list[Any]]:
         raise NotImplementedError
+
+    async def checkpoints(self, consumer: str) -> dict[str, int]:
+        rows = await self._rows(CHECKPOINT_LOAD, {"consumer": consumer})
+        return {str(key): int(offset) for key, offset in rows}
 
     async def neighbours(self, tenant: str, names: Sequence[str], limit: int) -> list[GraphFact]:
         lookups = name_lookups(names)

@@ -13,7 +13,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -250,6 +250,9 @@ class FalkorGraphStore(cy.CypherReads):
     async def write(self, facts: Sequence[ChunkFacts]) -> None:
         for stmt in cy.plan_write(facts):
             await self._graph.query(stmt.cypher, dict(stmt.params))
+
+    async def checkpoint(self, consumer: str, positions: Mapping[str, int]) -> None:
+        await self._graph.query(cy.CHECKPOINT_SAVE, cy.checkpoint_params(consumer, positions))
 
     async def count_chunks(self, doc_id: str, version: str) -> int:
         rows = await self._rows(cy.COUNT_CHUNKS, {"doc_id": doc_id, "version": version})

@@ -6,7 +6,7 @@ constraints keep concurrent writers (several consumers MERGEing one entity) from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Self
 
 from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
@@ -80,6 +80,10 @@ class Neo4jGraphStore(cy.CypherReads):
     async def count_chunks(self, doc_id: str, version: str) -> int:
         rows = await self._rows(cy.COUNT_CHUNKS, {"doc_id": doc_id, "version": version})
         return int(rows[0][0])
+
+    async def checkpoint(self, consumer: str, positions: Mapping[str, int]) -> None:
+        params = cy.checkpoint_params(consumer, positions)
+        await self._driver.execute_query(cy.CHECKPOINT_SAVE, params, database_=self._database)
 
     async def prune_document(self, doc_id: str, keep_version: str | None) -> None:
         stmt = cy.plan_prune(doc_id, keep_version)

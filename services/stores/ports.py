@@ -140,6 +140,14 @@ class GraphStore(Protocol):
         ...
 
     async def stats(self, tenant: str | None = None) -> dict[str, int]: ...
+
+    async def checkpoint(self, consumer: str, positions: Mapping[str, int]) -> None:
+        """Record, in the graph itself, that every message before ``positions`` ("topic:partition" →
+        offset) that ``consumer`` handled is in it. Kept with the facts, a checkpoint is as durable as
+        they are: a store restored from an older snapshot also holds the older checkpoints, and the
+        index stage replays from there (services/index/recovery.py)."""
+
+    async def checkpoints(self, consumer: str) -> dict[str, int]: ...
     async def close(self) -> None: ...
 
 

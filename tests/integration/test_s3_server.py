@@ -1,0 +1,158 @@
+"""The embedded broker's object server speaks the S3 that Tansu and boto3 speak: conditional writes
+(the compare-and-swap Tansu keeps its watermarks and offsets with), ranges, listings, copies; it keeps
+everything through a kill -9, refuses a second server on its directory, and the durable embedded
+broker keeps topics and committed offsets across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from services.bootstrap.adapters import embedded_broker
+from services.common.children import DataDirectoryBusy
+from services.common.settings import KafkaSettings, Settings
+from services.common.tansu import ObjectServer
+
+pytestmark = pytest.mark.integration
+BUCKET = ObjectServer.BUCKET
+
+
+def client(server: ObjectServer) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ObjectServer]:
+    started = ObjectServer(tmp_path / "broker").start()
+    yield started
+    started.stop()
+
+
+def status(exc: ClientError) -> int:
+    return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+def test_conditional_writes_are_a_compare_and_swap(server: ObjectServer) -> None:
+    """If-None-Match: * creates once; If-Match updates only the version it names."""
+    s3 = client(server)
+    first = s3.put_object(Bucket=BUCKET, Key="c/watermark.json", Body=b"1", IfNoneMatch="*")
+    with pytest.raises(ClientError) as exists:
+        s3.put_object(Bucket=BUCKET, Key="c/watermark.json", Body=b"0", IfNoneMatch="*")
+    assert status(exists.value) == 412
+    second = s3.put_object(Bucket=BUCKET, Key="c/watermark.json", Body=b"2", IfMatch=first["ETag"])
+    with pytest.raises(ClientError) as stale:
+        s3.put_object(Bucket=BUCKET, Key="c/watermark.json", Body=b"3", IfMatch=first["ETag"])
+    assert status(stale.value) == 412
+    got = s3.get_object(Bucket=BUCKET, Key="c/watermark.json")
+    assert got["Body"].read() == b"2"
+    assert got["ETag"] == second["ETag"]
+
+
+def test_reads_ranges_listings_copies_and_deletes(server: ObjectServer) -> None:
+    """Ranges, a paged listing with a delimiter, a copy and a multi-object delete behave as on S3."""
+    s3 = client(server)
+    for name in ("a/1.batch", "a/2.batch", "a/3.batch", "b/x.json", "top"):
+        s3.put_object(Bucket=BUCKET, Key=name, Body=name.encode())
+    assert s3.get_object(Bucket=BUCKET, Key="a/2.batch", Range="bytes=2-4")["Body"].read() == b"2.b"
+    assert s3.head_object(Bucket=BUCKET, Key="top")["ContentLength"] == 3
+
+    page = s3.list_objects_v2(Bucket=BUCKET, Prefix="a/", MaxKeys=2)
+    assert [o["Key"] for o in page["Contents"]] == ["a/1.batch", "a/2.batch"]
+    assert page["IsTruncated"]
+    rest = s3.list_objects_v2(Bucket=BUCKET, Prefix="a/", ContinuationToken=page["NextContinuationToken"])
+    assert [o["Key"] for o in rest["Contents"]] == ["a/3.batch"]
+    tree = s3.list_objects_v2(Bucket=BUCKET, Delimiter="/")
+    assert [p["Prefix"] for p in tree["CommonPrefixes"]] == ["a/", "b/"]
+    assert [o["Key"] for o in tree["Contents"]] == ["top"]
+
+    s3.copy_object(Bucket=BUCKET, Key="b/copy", CopySource={"Bucket": BUCKET, "Key": "top"})
+    assert s3.get_object(Bucket=BUCKET, Key="b/copy")["Body"].read() == b"top"
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "a/1.batch"}, {"Key": "b/copy"}]})
+    s3.delete_object(Bucket=BUCKET, Key="top")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == ["a/2.batch", "a/3.batch", "b/x.json"]
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=BUCKET, Key="top")
+    assert status(missing.value) == 404
+
+
+def test_objects_survive_a_kill9_and_a_second_server_is_refused(tmp_path: Path) -> None:
+    """Acknowledged writes are on disk: kill -9, restart, same bytes and ETag; two servers never share."""
+    first = ObjectServer(tmp_path / "broker").start()
+    put = client(first).put_object(Bucket=BUCKET, Key="k/v", Body=b"kept")
+    with pytest.raises(DataDirectoryBusy):
+        ObjectServer(tmp_path / "broker").start(lock_wait_s=1)  # waits for the lock, then names the holder
+    assert first._proc is not None
+    os.kill(first._proc.pid, signal.SIGKILL)
+    first._proc.wait()
+    again = ObjectServer(tmp_path / "broker").start()
+    try:
+        got = client(again).get_object(Bucket=BUCKET, Key="k/v")
+        assert (got["Body"].read(), got["ETag"]) == (b"kept", put["ETag"])
+    finally:
+        again.stop()
+
+
+def test_the_durable_embedded_broker_keeps_topics_and_offsets_across_restarts(tmp_path: Path) -> None:
+    """Messages and a group's committed offset survive stopping and starting the embedded broker."""
+    settings = Settings(home=tmp_path / "home", kafka=KafkaSettings(storage="durable"))
+
+    async def first() -> None:
+        async with embedded_broker(settings) as bootstrap:
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            admin.create_topics([NewTopic("kept", 1, 1)])["kept"].result(30)
+            producer = Producer({"bootstrap.servers": bootstrap})
+            for i in range(50):
+                producer.produce("kept", str(i).encode())
+            assert producer.flush(30) == 0
+            consumer = group_consumer(bootstrap)
+            consumer.commit(offsets=[TopicPartition("kept", 0, 20)], asynchronous=False)
+            consumer.close()
+
+    async def second() -> tuple[int, list[bytes]]:
+        async with embedded_broker(settings) as bootstrap:
+            consumer = group_consumer(bootstrap)
+            committed = consumer.committed([TopicPartition("kept", 0)], timeout=30)[0].offset
+            consumer.assign([TopicPartition("kept", 0, 0)])
+            values: list[bytes] = []
+            deadline = time.monotonic() + 30
+            while len(values) < 50 and time.monotonic() < deadline:
+                values += [m.value() for m in consumer.consume(50, 1.0) if not m.error()]
+            consumer.close()
+            return committed, values
+
+    asyncio.run(first())
+    committed, values = asyncio.run(second())
+    assert committed == 20
+    assert values == [str(i).encode() for i in range(50)]
+
+
+def group_consumer(bootstrap: str) -> Consumer:
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "kept-group",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+            "auto.offset.reset": "earliest",
+        }
+    )
