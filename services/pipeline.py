@@ -157,8 +157,12 @@ async def _register(
 
     if "parse" in stages:
         from services.parse import app as parse_app
+        from services.parse.isolation import ParserPool
 
-        parse_app.register(broker, ctx, pipe.blobs, settings.pipeline.max_document_bytes, group("parse"))
+        limits = settings.pipeline
+        parser = ParserPool(limits.parse_workers, limits.parse_timeout_s, limits.parse_memory_mb)
+        stack.callback(parser.close)
+        parse_app.register(broker, ctx, pipe.blobs, limits.max_document_bytes, group("parse"), parser)
     if "chunk" in stages:
         from services.chunk import app as chunk_app
         from services.chunk.chunker import TokenChunker

@@ -11,6 +11,11 @@ sums cached per-word counts (BERT pre-tokenisation never crosses whitespace, so 
 text this equals the real count). Every final chunk is then re-encoded with the real tokenizer in one
 batch; that count (with ``[CLS]``/``[SEP]``) is the chunk's ``token_count`` and is guaranteed to be
 ``<= max_tokens`` - a chunk that would not fit is split again with the exact counter.
+
+Characters are capped too (``max_chars``, 12 per token by default): a "word" the tokenizer reads as
+one ``[UNK]`` (a 5 MB line without spaces counted 3 tokens) would otherwise become one chunk of
+millions of characters, too large for a Kafka message. Such text is cut at whitespace where it has
+some, else hard, into pieces of at most ``max_chars``.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class TokenChunker:
         max_tokens: int = 256,
         overlap: int = 32,
         *,
+        max_chars: int | None = None,
         word_cache_size: int = 1 << 18,
     ) -> None:
         path = Path(tokenizer_file) if tokenizer_file is not None else default_tokenizer_file()
@@ -97,6 +103,7 @@ class TokenChunker:
         self.tokenizer_file = path
         self.special_tokens = tokenizer.num_special_tokens_to_add(False)
         self.max_tokens = int(max_tokens)
+        self.max_chars = int(max_chars) if max_chars is not None else 12 * self.max_tokens
         self.budget = self.max_tokens - self.special_tokens
         if self.budget < 2:
             raise ValueError(f"max_tokens={max_tokens} leaves no room next to {self.special_tokens} specials")
@@ -163,7 +170,8 @@ class TokenChunker:
             if not text:
                 continue
             for piece in self._split(text, counter, self._semchunk_overlap):
-                drafts.append((piece, section.page, section.title))
+                for capped in cap_chars(piece, self.max_chars):
+                    drafts.append((capped, section.page, section.title))
         if not drafts:
             return []
 
@@ -183,3 +191,19 @@ class TokenChunker:
 
     def cache_info(self) -> str:
         return str(self._word_tokens.cache_info())
+
+
+def cap_chars(text: str, max_chars: int) -> list[str]:
+    """``text`` in pieces of at most ``max_chars``, cut after the last whitespace in the second half
+    of each window where there is one, else exactly at the limit."""
+    pieces: list[str] = []
+    while len(text) > max_chars:
+        window = text[:max_chars]
+        cut = max(window.rfind(" "), window.rfind("\n"))
+        cut = cut + 1 if cut >= max_chars // 2 else max_chars
+        head, text = text[:cut].strip(), text[cut:].lstrip()
+        if head:
+            pieces.append(head)
+    if text.strip():
+        pieces.append(text)
+    return pieces

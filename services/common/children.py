@@ -40,6 +40,11 @@ def die_with_parent(parent: int | None = None) -> Callable[[], None]:
     return arm
 
 
+def die_with_parent_now(sig: int = signal.SIGKILL) -> None:
+    """The same guard from inside a child that is already running (a pool worker's initializer)."""
+    _prctl(_PR_SET_PDEATHSIG, sig)
+
+
 class DataDirectoryBusy(RuntimeError):
     pass
 

@@ -132,6 +132,11 @@ class PipelineSettings(BaseModel):
     # A model server that stays unavailable pauses the stage's partitions this long, doubling up to max
     backpressure_base_delay_s: float = Field(default=1.0, gt=0)
     backpressure_max_delay_s: float = Field(default=30.0, gt=0)
+    # Parsing runs in worker processes (services/parse/isolation.py): a document that takes longer is
+    # dead-lettered as `timeout`, one that needs more memory as `too_large`; the other documents flow.
+    parse_workers: int = Field(default=1, ge=1)
+    parse_timeout_s: float = Field(default=120.0, gt=0)
+    parse_memory_mb: int = Field(default=2048, ge=256)
 
 
 class Settings(BaseSettings):

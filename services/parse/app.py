@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
@@ -13,6 +14,7 @@ from faststream.confluent.annotations import KafkaMessage
 import topics
 from services.common.messages import DocumentParsed, DocumentSubmitted
 from services.common.stage import GroupOf, PoisonMessage, StageContext
+from services.parse.isolation import ParserPool
 from services.parse.parsers import ParseError, parse_document
 from services.stores.blobs import BlobNotFound
 from services.stores.ports import BlobStore
@@ -20,7 +22,11 @@ from services.stores.ports import BlobStore
 STAGE = "parse"
 
 
-async def parse(record: DocumentSubmitted, blobs: BlobStore, max_bytes: int) -> DocumentParsed:
+async def parse(
+    record: DocumentSubmitted, blobs: BlobStore, max_bytes: int, parser: ParserPool | None = None
+) -> DocumentParsed:
+    """``parser``: the worker processes that bound time and memory (the stage); None parses in a
+    thread of this process (the in-process baseline, on trusted files)."""
     common = {
         "tenant": record.tenant,
         "doc_id": record.doc_id,
@@ -37,9 +43,12 @@ async def parse(record: DocumentSubmitted, blobs: BlobStore, max_bytes: int) -> 
         raise PoisonMessage("too_large", f"{record.size_bytes} bytes > limit {max_bytes}")
     try:
         async with blobs.local_file(record.blob_uri) as path:
-            parsed = await asyncio.to_thread(
-                parse_document, path, record.filename, record.content_type, max_bytes=max_bytes
-            )
+            if parser is None:
+                parsed = await asyncio.to_thread(
+                    parse_document, path, record.filename, record.content_type, max_bytes=max_bytes
+                )
+            else:
+                parsed = await parser.parse(Path(path), record.filename, record.content_type, max_bytes)
     except BlobNotFound as exc:
         raise PoisonMessage("missing_blob", f"{record.blob_uri} is not in the blob store") from exc
     except ParseError as exc:
@@ -59,12 +68,17 @@ async def parse(record: DocumentSubmitted, blobs: BlobStore, max_bytes: int) -> 
 
 
 def register(
-    broker: KafkaBroker, ctx: StageContext, blobs: BlobStore, max_bytes: int, group: GroupOf
+    broker: KafkaBroker,
+    ctx: StageContext,
+    blobs: BlobStore,
+    max_bytes: int,
+    group: GroupOf,
+    parser: ParserPool,
 ) -> None:
     @broker.subscriber(ctx.names(topics.INGEST), **ctx.subscriber_options(group(topics.INGEST)))
     async def on_document_submitted(msg: KafkaMessage) -> None:
         async def handle(record: DocumentSubmitted) -> None:
-            parsed = await parse(record, blobs, max_bytes)
+            parsed = await parse(record, blobs, max_bytes, parser)
             await ctx.publish(topics.PARSED, parsed, key=parsed.doc_id)
 
         await ctx.handle_one(STAGE, topics.INGEST, msg, handle)

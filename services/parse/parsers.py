@@ -29,13 +29,17 @@ MARKDOWN = "text/markdown"
 TEXT = "text/plain"
 SUPPORTED_CONTENT_TYPES: frozenset[str] = frozenset({PDF, DOCX, HTML, MARKDOWN, TEXT})
 
-ParseErrorReason = Literal["unsupported_type", "empty", "corrupt", "encrypted", "too_large"]
+ParseErrorReason = Literal[
+    "unsupported_type", "empty", "corrupt", "encrypted", "too_large", "too_complex", "timeout"
+]
 PARSE_ERROR_REASONS: tuple[ParseErrorReason, ...] = (
     "unsupported_type",
     "empty",
     "corrupt",
     "encrypted",
     "too_large",
+    "too_complex",  # over a structural limit (HTML elements)
+    "timeout",  # over the parse time limit (services/parse/isolation.py)
 )
 
 #: Files above this size are refused with ``too_large`` unless the caller passes another limit.
@@ -386,18 +390,24 @@ def _pdf_headings(reader: Any) -> list[_Heading]:
             try:
                 title = _collapse(str(item.title or ""))
                 page = reader.get_destination_page_number(item)
+            except MemoryError:
+                raise  # over the parse worker's memory limit: services/parse/isolation.py
             except Exception:  # a dangling or malformed bookmark: ignore it
                 continue
             if not title or page is None or page < 0:
                 continue
             try:
                 top = float(item.top) if item.top is not None else float("inf")
+            except MemoryError:
+                raise  # over the parse worker's memory limit: services/parse/isolation.py
             except Exception:
                 top = float("inf")
             found.append(_Heading(page, top, title, len(found)))
 
     try:
         walk(reader.outline)
+    except MemoryError:
+        raise  # over the parse worker's memory limit: services/parse/isolation.py
     except Exception as exc:
         log.debug("pdf outline unreadable: %s", exc)
         return []
@@ -448,6 +458,8 @@ def _pdf_title(reader: Any, headings: list[_Heading], filename: str) -> str:
     try:
         meta = reader.metadata
         title = _collapse(str(meta.title)) if meta is not None and meta.title else ""
+    except MemoryError:
+        raise  # over the parse worker's memory limit: services/parse/isolation.py
     except Exception:
         title = ""
     if title and not _BAD_PDF_TITLES.match(title):
@@ -466,6 +478,8 @@ def _parse_pdf(path: Path, filename: str) -> ParsedDocument:
         try:
             reader = PdfReader(fh, strict=False)
             encrypted = reader.is_encrypted
+        except MemoryError:
+            raise  # over the parse worker's memory limit: services/parse/isolation.py
         except Exception as exc:
             return _pdfminer_or_raise(fh, filename, exc)
         if encrypted:
@@ -473,6 +487,8 @@ def _parse_pdf(path: Path, filename: str) -> ParsedDocument:
                 opened = reader.decrypt("")  # owner-password-only PDFs open with an empty password
             except (DependencyError, NotImplementedError) as exc:
                 raise ParseError("encrypted", f"{filename}: encrypted PDF ({exc})") from exc
+            except MemoryError:
+                raise  # over the parse worker's memory limit: services/parse/isolation.py
             except Exception as exc:
                 raise ParseError(
                     "encrypted", f"{filename}: encrypted PDF that cannot be opened: {exc}"
@@ -483,6 +499,8 @@ def _parse_pdf(path: Path, filename: str) -> ParsedDocument:
             page_count = len(reader.pages)
         except FileNotDecryptedError as exc:
             raise ParseError("encrypted", f"{filename}: PDF is password-protected") from exc
+        except MemoryError:
+            raise  # over the parse worker's memory limit: services/parse/isolation.py
         except Exception as exc:
             return _pdfminer_or_raise(fh, filename, exc)
         if page_count == 0:
@@ -500,6 +518,8 @@ def _parse_pdf(path: Path, filename: str) -> ParsedDocument:
         for index in range(page_count):
             try:
                 raw = reader.pages[index].extract_text() or ""
+            except MemoryError:
+                raise  # over the parse worker's memory limit: services/parse/isolation.py
             except Exception as exc:  # one bad page must not sink the document
                 failures += 1
                 first_error = first_error or exc
@@ -539,6 +559,8 @@ def _pdfminer_or_raise(fh: IO[bytes], filename: str, error: Exception | None) ->
                     sections.append(Section(text, page_count, None))
             if sections:
                 return ParsedDocument(_stem(filename), PDF, sections, page_count)
+        except MemoryError:
+            raise  # over the parse worker's memory limit: services/parse/isolation.py
         except Exception as exc:
             log.debug("pdfminer fallback failed for %s: %s", filename, exc)
     if error is None:
@@ -592,6 +614,8 @@ def _parse_docx(path: Path, filename: str, head: bytes) -> ParsedDocument:
     try:
         document = docx.Document(str(path))
         blocks = list(document.iter_inner_content())
+    except MemoryError:
+        raise  # over the parse worker's memory limit: services/parse/isolation.py
     except Exception as exc:
         raise ParseError("corrupt", f"{filename}: unreadable .docx: {type(exc).__name__}: {exc}") from exc
 
@@ -628,11 +652,15 @@ def _parse_docx(path: Path, filename: str, head: bytes) -> ParsedDocument:
                 continue
             paragraphs.append(text)
         flush()
+    except MemoryError:
+        raise  # over the parse worker's memory limit: services/parse/isolation.py
     except Exception as exc:
         raise ParseError("corrupt", f"{filename}: unreadable .docx: {type(exc).__name__}: {exc}") from exc
 
     try:
         core_title = _collapse(document.core_properties.title or "")
+    except MemoryError:
+        raise  # over the parse worker's memory limit: services/parse/isolation.py
     except Exception:
         core_title = ""
     title = core_title or title_style or first_heading or _stem(filename)
@@ -643,123 +671,11 @@ def _parse_docx(path: Path, filename: str, head: bytes) -> ParsedDocument:
 # HTML
 # --------------------------------------------------------------------------------------------------
 
-_HTML_NOISE = (
-    "script",
-    "style",
-    "nav",
-    "aside",
-    "noscript",
-    "form",
-    "template",
-    "iframe",
-    "svg",
-    "canvas",
-    "button",
-    "select",
-    "head",
-)
-_HTML_CHROME = ("header", "footer")
-_HTML_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_HTML_BLOCKS = (
-    "address",
-    "article",
-    "blockquote",
-    "caption",
-    "dd",
-    "details",
-    "dialog",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "header",
-    "footer",
-    "hr",
-    "li",
-    "main",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "tr",
-    "ul",
-)
-# private-use code points: cannot come from the document once normalize_text-ed input is parsed
-_PARA = "\ue000"
-_LINE = "\ue001"
-_CELL = "\ue002"
-_HEAD = "\ue003"
-_PRIVATE = re.compile("[\ue000-\ue003]")
-
 
 def _parse_html(path: Path, filename: str) -> ParsedDocument:
-    from bs4 import BeautifulSoup
-    from bs4.element import NavigableString
+    from services.parse.html import parse_html  # one pass over lxml's tree (linear in the input)
 
-    with path.open("rb") as fh:
-        data = fh.read()
-    try:
-        soup = BeautifulSoup(data, "lxml")
-    except Exception as exc:
-        raise ParseError("corrupt", f"{filename}: unreadable HTML: {type(exc).__name__}: {exc}") from exc
-    del data
-
-    page_title = _collapse(soup.title.get_text(" ")) if soup.title is not None else ""
-
-    for tag in soup.find_all(_HTML_NOISE):
-        tag.decompose()
-    # Site chrome goes; a <header>/<footer> inside the article itself (title, byline) stays.
-    for tag in soup.find_all(_HTML_CHROME):
-        if tag.find_parent(("article", "main")) is None:
-            tag.decompose()
-    for tag in soup.find_all(hidden=True):
-        tag.decompose()
-
-    for s in soup.find_all(string=True):
-        if _PRIVATE.search(s):
-            s.replace_with(NavigableString(_PRIVATE.sub("", s)))
-
-    headings: list[str] = []
-    first_h1: str | None = None
-    for tag in soup.find_all(_HTML_HEADINGS):
-        text = _collapse(tag.get_text(" "))
-        if tag.name == "h1" and first_h1 is None and text:
-            first_h1 = text
-        if not text:
-            tag.decompose()
-            continue
-        tag.replace_with(NavigableString(f"{_PARA}{_HEAD}{len(headings)}{_HEAD}{_PARA}"))
-        headings.append(text)
-    for tag in soup.find_all("br"):
-        tag.replace_with(NavigableString(_LINE))
-    for tag in soup.find_all(("td", "th")):
-        tag.append(NavigableString(_CELL))
-    for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before(NavigableString(_PARA))
-        tag.append(NavigableString(_PARA))
-
-    root = soup.body or soup
-    flat = " ".join(root.get_text().split())  # HTML whitespace is insignificant outside markers
-    flat = re.sub(rf"\s*{_CELL}\s*(?={_PARA}|$)", "", flat)  # a row's trailing cell separator
-    flat = re.sub(rf"\s*{_CELL}\s*", " | ", flat)
-    flat = re.sub(rf"\s*{_LINE}\s*", "\n", flat)
-    flat = re.sub(rf"\s*{_PARA}[\s{_PARA}]*", "\n\n", flat)
-
-    sections: list[Section] = []
-    current: str | None = None
-    for i, part in enumerate(re.split(rf"{_HEAD}(\d+){_HEAD}", flat)):
-        if i % 2 == 1:
-            current = headings[int(part)]
-            continue
-        text = normalize_text(part)
-        if text:
-            sections.append(Section(text, None, current))
-    title = page_title or first_h1 or _stem(filename)
-    return ParsedDocument(title, HTML, _sections_or_empty(sections, filename), None)
+    return parse_html(path, filename)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -772,11 +688,32 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _FRONT_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.I)
 
 
+# Bytes text never holds: C0 controls but tab, newlines, form feed, backspace and escape; and DEL.
+_NOT_TEXT = bytes(sorted(set(range(32)) - {8, 9, 10, 12, 13, 27} | {127}))
+
+
+def binary_kind(sample: bytes) -> str | None:
+    """What a would-be text file really is, if it is binary: a known format by its magic number
+    (``filetype``: archives, images, audio, video, executables, fonts), or "binary data" when over
+    5% of its bytes are control bytes and it is not UTF-8/UTF-16 text. None for text."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # UTF-16 with a BOM: NULs are expected
+    import filetype
+
+    kind = filetype.guess(sample)
+    if kind is not None:
+        return f"{kind.mime} data"
+    if not sample:
+        return None
+    controls = len(sample) - len(sample.translate(None, _NOT_TEXT))
+    return "binary data" if controls > len(sample) // 20 else None
+
+
 def _read_text(path: Path, filename: str) -> str:
     data = path.read_bytes()
-    sample = data[:SNIFF_BYTES]
-    if sample.count(b"\x00") > len(sample) // 10 and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ParseError("corrupt", f"{filename}: binary content in a text file")
+    kind = binary_kind(data[:SNIFF_BYTES])
+    if kind is not None:
+        raise ParseError("unsupported_type", f"{filename}: {kind}, not text")
     return _decode(data)
 
 

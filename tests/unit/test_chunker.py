@@ -11,7 +11,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from bench.corpus import CorpusManifest, generate_corpus, generate_large_pdf
-from services.chunk.chunker import TextChunk, TokenChunker, default_tokenizer_file
+from services.chunk.chunker import TextChunk, TokenChunker, cap_chars, default_tokenizer_file
 from services.parse.parsers import Section, parse_document
 
 SENTENCES = [
@@ -208,3 +208,21 @@ def test_exact_recount_resplits_when_the_fast_counter_undercounts(reference_toke
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     assert all(real_count(reference_tokenizer, c.text) == c.token_count <= 64 for c in chunks)
     assert {(c.page, c.section) for c in chunks} == {(9, "S")}
+
+
+def test_a_line_without_spaces_is_capped_in_characters() -> None:
+    """A 200k-character token-less line becomes chunks of at most max_chars, nothing lost."""
+    chunker = TokenChunker(max_chars=3000)
+    line = "x" * 200_000
+    chunks = chunker.chunk([Section(line, None, None)])
+    assert all(len(c.text) <= 3000 for c in chunks)
+    assert "".join(c.text for c in chunks) == line
+    assert all(c.token_count <= chunker.max_tokens for c in chunks)
+
+
+def test_the_cap_cuts_at_whitespace_when_it_can() -> None:
+    """Long words separated by spaces are cut between words, not inside them."""
+    words = " ".join(f"{'y' * 150}{i:04d}" for i in range(400))
+    pieces = cap_chars(words, 1000)
+    assert all(len(p) <= 1000 for p in pieces)
+    assert " ".join(pieces) == words

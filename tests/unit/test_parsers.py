@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import pickle
+import random
 import shutil
 import zipfile
 from pathlib import Path
@@ -288,13 +290,31 @@ def test_plain_text_falls_back_from_utf8(tmp_path: Path) -> None:
     assert parse_document(u16, u16.name).text == "Gr\u00fc\u00dfe aus Graz"
 
 
-def test_binary_content_in_text_file_is_corrupt(tmp_path: Path) -> None:
-    """A .txt full of NUL bytes is 'corrupt', not decoded into garbage."""
-    target = tmp_path / "binary.txt"
-    target.write_bytes(b"\x00\x01\x02\x00" * 64)
+@pytest.mark.parametrize(
+    ("name", "data", "named"),
+    [
+        ("nuls.txt", b"\x00\x01\x02\x00" * 64, "binary data"),
+        ("random.txt", random.Random(7).randbytes(4096), "binary data"),
+        ("notes.md", gzip.compress(b"# Notes\n\n" + b"some text " * 500), "application/gzip"),
+        ("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(200), "image/png"),
+        ("tool.md", b"\x7fELF\x02\x01\x01" + bytes(300), "application/x-executable"),
+    ],
+)
+def test_binary_content_named_as_text_is_refused(tmp_path: Path, name: str, data: bytes, named: str) -> None:
+    """Random bytes, a gzip named .md, an image or a program named .txt: unsupported_type, named."""
+    target = tmp_path / name
+    target.write_bytes(data)
     with pytest.raises(ParseError) as info:
         parse_document(target, target.name)
-    assert info.value.reason == "corrupt"
+    assert info.value.reason == "unsupported_type"
+    assert named in str(info.value)
+
+
+def test_text_with_accents_escapes_and_cp1252_stays_text(tmp_path: Path) -> None:
+    """Legitimate text is never mistaken for binary: cp1252, ANSI colour escapes, form feeds, tabs."""
+    target = tmp_path / "log.txt"
+    target.write_bytes("Caf\u00e9 \x1b[31mred\x1b[0m\tcol\fnext page\n".encode("cp1252") * 50)
+    assert "Caf\u00e9" in parse_document(target, target.name).text
 
 
 def test_html_title_falls_back_to_first_h1_then_stem(tmp_path: Path) -> None:
