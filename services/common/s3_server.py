@@ -29,7 +29,6 @@ import hashlib
 import itertools
 import os
 import re
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -42,6 +41,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from services.common.files import atomic_write, fsync_dir
 
 SUFFIX = ".obj"  # object files end with it, so a key "a" and a key "a/b" never collide on disk
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -122,20 +123,7 @@ class ObjectStore:
 
     def put(self, path: Path, key: str, data: bytes) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                if self.fsync:
-                    os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        if self.fsync:
-            _fsync_dir(path.parent)
+        atomic_write(path, data, self.fsync)
         tag = hashlib.md5(data, usedforsecurity=False).hexdigest()
         self._stored[path] = Stored(tag, len(data), time.time())
         for keys in self._listings_above(path):
@@ -153,7 +141,7 @@ class ObjectStore:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             if self.fsync:
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
 
     def _listings_above(self, path: Path) -> list[list[str]]:
         return [keys for folder, keys in self._listings.items() if folder in path.parents]
@@ -180,14 +168,6 @@ class ObjectStore:
                 if name.endswith(SUFFIX) and not name.startswith(".tmp-"):
                     found.append("/".join([*head, urllib.parse.unquote(name[: -len(SUFFIX)])]))
         return sorted(found)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _quoted(tag: str) -> str:

@@ -113,6 +113,7 @@ class GatewaySettings(BaseModel):
     rate_per_s: float = 60.0  # ...refilled over this many seconds
     # A request whose agent sends nothing for this long ends with an error event (code agent_timeout).
     request_timeout_s: float = Field(default=30.0, gt=0)
+    max_sockets_per_user: int = Field(default=32, ge=1)  # per gateway instance; one more: close 4429
     # Where clients reach the gateways (behind their proxy or Ingress): the HTTP API tells clients
     # (`ragstream ask --url`). None = the gateway in the same process, if any.
     public_url: str | None = None

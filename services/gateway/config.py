@@ -38,6 +38,8 @@ class GatewayConfig:
     producer_linger_ms: float = 0.0
     # The agent sent nothing for this long: the client gets error agent_timeout and the request ends.
     request_timeout_s: float = 30.0
+    # Sockets one user may hold on one instance; one more is closed with 4429 (idle sockets cost memory).
+    max_sockets_per_user: int = 32
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings, **overrides: Any) -> GatewayConfig:
@@ -48,5 +50,6 @@ class GatewayConfig:
             "rate_capacity": settings.rate_capacity,
             "rate_per_s": settings.rate_per_s,
             "request_timeout_s": settings.request_timeout_s,
+            "max_sockets_per_user": settings.max_sockets_per_user,
         }
         return cls(**(values | overrides))

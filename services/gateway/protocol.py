@@ -8,6 +8,7 @@ never lets another exception out. See docs/gateway-protocol.md.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from services.common.messages import Citation, ReplyEvent
 
 MAX_QUESTION_CHARS = 4000
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates that JSON escapes can smuggle in
 MAX_HISTORY_TURNS = 50
 MAX_ID_CHARS = 128
 
@@ -78,6 +80,8 @@ def parse_client(frame: str | bytes, max_question_chars: int = MAX_QUESTION_CHAR
         data = json.loads(frame)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"not JSON: {exc}") from None
+    except RecursionError:  # a frame of thousands of nested arrays: the decoder's stack, not ours
+        raise ProtocolError(ErrorCode.BAD_JSON, "not JSON we accept: nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_JSON, "a message must be a JSON object")
     kind = data.get("type")
@@ -92,6 +96,11 @@ def parse_client(frame: str | bytes, max_question_chars: int = MAX_QUESTION_CHAR
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"invalid {kind}: {problems}") from None
     if isinstance(msg, Ask):
+        texts = [msg.question, msg.session_id, *(text for _, text in msg.history)]
+        if any(_UNSAFE.search(t) for t in texts):
+            raise ProtocolError(
+                ErrorCode.BAD_MESSAGE, "text holds a NUL or a lone surrogate (not valid Unicode text)"
+            )
         if not msg.question.strip():
             raise ProtocolError(ErrorCode.QUESTION_EMPTY, "the question is empty")
         if len(msg.question) > max_question_chars:

@@ -20,7 +20,7 @@ import contextlib
 import time
 import uuid
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -69,6 +69,7 @@ log = structlog.get_logger("gateway")
 
 CLOSE_TRY_AGAIN_LATER = 1013  # the socket's send queue overflowed: reconnect and resume
 CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_MANY_SOCKETS = 4429  # this user already holds max_sockets_per_user sockets on this instance
 
 
 def _bearer(request: Request) -> str | None:
@@ -113,6 +114,7 @@ class Gateway:
         self.reply_topic = self.kafka.reply_topic
         self._requests: OrderedDict[str, RequestLog] = OrderedDict()
         self._clients: set[ClientSocket] = set()
+        self._sockets_of: Counter[tuple[str, str]] = Counter()  # open sockets per (tenant, user)
         self._auth: weakref.WeakKeyDictionary[ServerConnection, Principal | AuthError] = (
             weakref.WeakKeyDictionary()
         )
@@ -360,6 +362,12 @@ class Gateway:
             err = who if isinstance(who, AuthError) else AuthError("not authenticated")
             await ws.close(err.close_code, err.reason)
             return
+        owner = (who.tenant, who.user)
+        if self._sockets_of[owner] >= self.config.max_sockets_per_user:
+            reason = f"this user already has {self.config.max_sockets_per_user} sockets open here"
+            await ws.close(CLOSE_TOO_MANY_SOCKETS, reason)
+            return
+        self._sockets_of[owner] += 1
         client = ClientSocket(ws, who, self.config.send_queue_frames, self.config.send_queue_bytes)
         self._clients.add(client)
         OPEN_SOCKETS.labels(self.gateway_id).inc()
@@ -372,6 +380,9 @@ class Gateway:
         except ConnectionClosed:
             pass
         finally:
+            self._sockets_of[owner] -= 1
+            if not self._sockets_of[owner]:
+                del self._sockets_of[owner]
             self._release(client)
             self._clients.discard(client)
             OPEN_SOCKETS.labels(self.gateway_id).dec()

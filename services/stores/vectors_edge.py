@@ -22,11 +22,8 @@ Writes go through the shard's WAL, so they survive ``close()`` and even a crash 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +33,7 @@ from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
+from services.common.files import atomic_write
 from services.stores.ports import Filter, VectorHit, VectorPoint
 
 # Fixed namespace so every adapter (and every process) maps a chunk to the same point id.
@@ -124,18 +122,8 @@ def _edge_filter(must: Filter | None, must_not: Filter | None = None) -> qe.Filt
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    """Temp file in the same directory + fsync + os.replace: readers see the old or the new file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Readers see the old file or the new one (services/common/files.py)."""
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True).encode(), tmp_prefix=f".{path.name}.")
 
 
 def _read_size(meta: Path, name: str) -> int:

@@ -10,6 +10,7 @@ pause before that seq until the test opens the gate, ``dup`` to publish every ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -548,3 +549,43 @@ async def test_metrics_count_sockets_outcomes_latencies_and_rate_limits(
     assert m["ragstream_gateway_time_to_final_seconds_count{}"] == 2
     assert 0 < m["ragstream_gateway_time_to_final_seconds_sum{}"] < 10
     assert m["ragstream_gateway_time_to_first_token_seconds_bucket{le=+Inf}"] == 2
+
+
+async def test_one_user_gets_at_most_max_sockets_and_others_are_unaffected(
+    start_gateway: StartGateway,
+) -> None:
+    """The cap's next socket closes with 4429; another user connects; a freed slot is usable again."""
+    gw = await start_gateway(max_sockets_per_user=3)
+    async with contextlib.AsyncExitStack() as open_sockets:
+        held = [await open_sockets.enter_async_context(dial(gw, token(user="hoarder"))) for _ in range(3)]
+        for ws in held:
+            await ws.send(json.dumps({"type": "ping"}))
+            assert await recv(ws) == {"type": "pong"}
+        async with dial(gw, token(user="hoarder")) as extra:
+            assert await close_code(extra) == 4429
+        async with dial(gw, token(user="someone-else")) as other:
+            await other.send(json.dumps({"type": "ping"}))
+            assert await recv(other) == {"type": "pong"}
+        await held[0].close()
+        await asyncio.sleep(0.2)
+        async with dial(gw, token(user="hoarder")) as again:
+            await again.send(json.dumps({"type": "ping"}))
+            assert await recv(again) == {"type": "pong"}
+
+
+async def test_nul_surrogate_and_deep_frames_answer_errors_and_keep_the_socket(
+    start_gateway: StartGateway,
+) -> None:
+    """Frames that used to end in agent_error, unavailable or a 1011 close get error frames instead."""
+    gw = await start_gateway(max_frame_bytes=1 << 20)
+    async with dial(gw, token()) as ws:
+        for frame, code in [
+            ('{"type":"ask","question":"a\\u0000b"}', "bad_message"),
+            ('{"type":"ask","question":"\\ud800"}', "bad_message"),
+            ("[" * 60_000 + "]" * 60_000, "bad_json"),
+        ]:
+            await ws.send(frame)
+            reply = await recv(ws)
+            assert (reply["type"], reply["code"]) == ("error", code), reply
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}

@@ -11,7 +11,14 @@ import pytest
 from tokenizers import Tokenizer
 
 from bench.corpus import CorpusManifest, generate_corpus, generate_large_pdf
-from services.chunk.chunker import TextChunk, TokenChunker, cap_chars, default_tokenizer_file
+from services.chunk.chunker import (
+    WINDOW_CHARS,
+    TextChunk,
+    TokenChunker,
+    cap_chars,
+    default_tokenizer_file,
+    windows,
+)
 from services.parse.parsers import Section, parse_document
 
 SENTENCES = [
@@ -226,3 +233,26 @@ def test_the_cap_cuts_at_whitespace_when_it_can() -> None:
     pieces = cap_chars(words, 1000)
     assert all(len(p) <= 1000 for p in pieces)
     assert " ".join(pieces) == words
+
+
+def test_long_sections_are_windowed_at_paragraph_breaks() -> None:
+    """Windows stay within the size, cut between paragraphs, and lose no word."""
+    paragraphs = [f"Paragraph {i} " + "word " * 40 for i in range(2000)]
+    text = "\n\n".join(paragraphs)
+    parts = windows(text, 10_000)
+    assert len(parts) > 1
+    assert all(len(p) <= 10_000 for p in parts)
+    assert all(p.rstrip().endswith("word") for p in parts[:-1])  # cut at a paragraph break
+    assert " ".join(" ".join(parts).split()) == " ".join(text.split())
+
+
+def test_a_section_longer_than_a_window_is_chunked_completely() -> None:
+    """Every word of a section several windows long lands in some chunk, each within the limits."""
+    chunker = TokenChunker()
+    text = "\n\n".join(f"Section paragraph number {i} tells the story of item {i}." for i in range(6000))
+    assert len(text) > 2 * WINDOW_CHARS
+    chunks = chunker.chunk([Section(text, None, None)])
+    assert all(c.token_count <= chunker.max_tokens and len(c.text) <= chunker.max_chars for c in chunks)
+    joined = " ".join(c.text for c in chunks)
+    assert all(f"item {i}." in joined for i in range(0, 6000, 97))
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
