@@ -4,7 +4,9 @@ Each worker consumes ``AgentState`` from its node's topic (``topics.NODE_TOPICS`
 function the in-process graph runs, turns the node's events into ``ReplyEvent``s on the asking
 gateway's reply topic (``state.reply_to``), and publishes the updated state to the topic of the node
 its ``Command`` names — or, at the end, a FINAL event. A failing step sends the client an ERROR event
-and dead-letters the state: an interactive answer is better failed fast than retried for seconds.
+and dead-letters the state: an interactive answer is better failed fast than retried for seconds. A
+model server that stays unavailable (after the client's own retries) is not the request's fault: the
+client gets ERROR with code ``unavailable`` (ask again) and nothing is dead-lettered.
 
 Each node handles up to ``KafkaSettings.agent_concurrency`` states at once (``InFlight``): a slow
 retrieval does not hold up the questions behind it. FastStream's own ``max_workers`` only works with
@@ -37,6 +39,7 @@ from services.common.codec import make_codec
 from services.common.messages import AgentState, Citation, DocumentIndexed, ReplyEvent
 from services.common.settings import Settings
 from services.common.stage import PoisonMessage, StageContext, consumer_group
+from services.models.http import ModelUnavailable
 from services.stores.cache import SemanticCache
 from topics import TopicNames
 from topics.admin import ensure_topics
@@ -62,7 +65,12 @@ class ReplyEmitter:
         self._pending: list[asyncio.Future[Any]] = []
 
     async def send(
-        self, kind: str, text: str = "", step: str | None = None, citations: list[Citation] | None = None
+        self,
+        kind: str,
+        text: str = "",
+        step: str | None = None,
+        citations: list[Citation] | None = None,
+        code: str | None = None,
     ) -> None:
         if not self.state.reply_to:
             return  # nobody listens (e.g. a replayed request without a gateway)
@@ -74,6 +82,7 @@ class ReplyEmitter:
             text=text,
             citations=citations or [],
             emitted_at=datetime.now(UTC),
+            code=code,
         )
         self.seq += 1
         data = self.ctx.codec.encode(event, self.state.reply_to)
@@ -109,6 +118,14 @@ async def step(ctx: StageContext, node: str, fn: NodeFn, state: AgentState) -> N
     try:
         try:
             command = await fn(state, {"configurable": {"emit": emitter}})
+        except ModelUnavailable as exc:
+            # An outage, not a bad request: the user hears "try again", nothing is dead-lettered
+            # (replaying a question minutes later would answer nobody).
+            await emitter.send("ERROR", text=f"a model server is unavailable ({exc}); ask again shortly",
+                               step=node, code="unavailable")  # fmt: skip
+            await emitter.flush()
+            log.warning("model unavailable; told the client", node=node, request_id=state.request_id)
+            return
         except Exception as exc:
             await emitter.send(
                 "ERROR", text=f"the {node} step failed: {type(exc).__name__}: {exc}", step=node

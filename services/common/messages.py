@@ -203,3 +203,4 @@ class ReplyEvent(AvroRecord):
     text: str = ""
     citations: list[Citation] = Field(default_factory=list)
     emitted_at: datetime
+    code: str | None = None

@@ -181,7 +181,8 @@ def from_reply(event: ReplyEvent) -> ServerMessage:
         case "FINAL":
             return Final(request_id=rid, seq=seq, text=event.text)
         case _:
-            return Error(request_id=rid, seq=seq, code=ErrorCode.AGENT_ERROR, message=event.text or "failed")
+            code = ErrorCode.UNAVAILABLE if event.code == "unavailable" else ErrorCode.AGENT_ERROR
+            return Error(request_id=rid, seq=seq, code=code, message=event.text or "failed")
 
 
 def dump(msg: ServerMessage) -> str:

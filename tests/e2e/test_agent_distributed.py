@@ -32,10 +32,16 @@ QUESTIONS = ["Who works for Helios Labs?", "What is 12 * 12?", "Hello!", "What i
 
 
 @pytest.fixture(scope="module")
-async def deps(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    """Agent dependencies over real stores holding examples/docs."""
-    async with examples_indexed_inprocess(tmp_path_factory.mktemp("agent-dist")) as stores:
-        yield agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks")
+async def stores(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """Real stores holding examples/docs."""
+    async with examples_indexed_inprocess(tmp_path_factory.mktemp("agent-dist")) as indexed:
+        yield indexed
+
+
+@pytest.fixture(scope="module")
+def deps(stores: Any) -> Any:
+    """Agent dependencies over those stores."""
+    return agent_deps(stores.embedder, stores.vectors, stores.graph, "chunks")
 
 
 def collect(
@@ -267,3 +273,35 @@ async def test_a_worker_restart_loses_no_request_and_the_client_sees_each_answer
         assert "".join(e.text for e in seen if e.type == "TOKEN") == seen[-1].text
     for rid in early:
         assert [e.type for e in replies.raw[rid]].count("FINAL") == 1
+
+
+async def test_a_model_outage_answers_unavailable_and_dead_letters_nothing(
+    kafka_bootstrap: str, stores: Any, tmp_path: Path
+) -> None:
+    """The embeddings server is down: the client gets ERROR code `unavailable`; no dead letter."""
+    from services.common.tansu import free_port
+    from services.models.embedder import HttpEmbedder
+    from services.ops import dead_letters
+
+    down = HttpEmbedder(f"http://127.0.0.1:{free_port()}", "minilm", dim=384, attempts=2, timeout_s=2)
+    outage = agent_deps(down, stores.vectors, stores.graph, "chunks")
+    names = TopicNames(prefix=f"ag-{uuid.uuid4().hex[:8]}.")
+    reply_topic = names.replies("gw-test")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(reply_topic, 1, 1)]).values():
+        future.result()
+    codec = SingleObjectCodec()
+    state = new_state("req-down", TENANT, "Who works for Helios Labs?").model_copy(
+        update={"reply_to": reply_topic}
+    )
+    async with run_agent_workers(Settings(home=tmp_path / "home"), kafka_bootstrap, names, outage):
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        producer.produce(names(topics.CHAT_REQUESTS), codec.encode(state, "x"), key=state.request_id.encode())
+        assert producer.flush(10) == 0
+        replies = await asyncio.to_thread(
+            collect, kafka_bootstrap, reply_topic, {state.request_id}, codec, 60
+        )
+    await down.close()
+    last = replies[state.request_id][-1]
+    assert (last.type, last.code) == ("ERROR", "unavailable"), last
+    assert await asyncio.to_thread(dead_letters, kafka_bootstrap, names) == []

@@ -82,3 +82,17 @@ def test_any_json_object_gives_a_message_or_a_protocol_error(obj: dict[str, obje
     if isinstance(msg, Ask):
         assert msg.question.strip()
         assert "\x00" not in msg.question
+
+
+def test_an_agent_outage_reaches_the_client_as_unavailable() -> None:
+    """ERROR events carry their code: `unavailable` (ask again) or, without one, agent_error."""
+    from datetime import UTC, datetime
+
+    from services.common.messages import ReplyEvent
+    from services.gateway.protocol import from_reply
+
+    now = datetime.now(UTC)
+    down = ReplyEvent(request_id="r", seq=3, type="ERROR", text="down", emitted_at=now, code="unavailable")
+    failed = ReplyEvent(request_id="r", seq=3, type="ERROR", text="boom", emitted_at=now)
+    assert from_reply(down).model_dump()["code"] == ErrorCode.UNAVAILABLE
+    assert from_reply(failed).model_dump()["code"] == ErrorCode.AGENT_ERROR
