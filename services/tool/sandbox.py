@@ -17,7 +17,7 @@ on the code. What is enforced:
   bounded, also /tmp) that disappears with the mount namespace. /etc, /root, /home, /work, /proc,
   /sys, /run and everything else are simply absent. Chroot cannot be escaped without privileges, and
   the kernel refuses new user namespaces to chrooted processes;
-* privileges: the code runs as an unprivileged uid/gid (``nobody`` by default) with no supplementary
+* privileges: the code runs as an unprivileged uid/gid (leased per run) with no supplementary
   groups, no capabilities and no_new_privs; it cannot signal the init (root) or anything outside its
   PID namespace, so ``os.kill(os.getppid(), 9)`` fails;
 * resources: RLIMIT_CPU (SIGXCPU, then SIGKILL a second later), RLIMIT_AS, RLIMIT_NPROC (per uid,
@@ -32,9 +32,9 @@ If any step of the isolation cannot be established (not root, no ``unshare``, an
 architecture for the seccomp filter, a namespace that did not change, a mount that failed), nothing
 runs: the result carries ``error`` and ``exit_code`` is None. Known limits: memory is bounded per
 process (RLIMIT_AS), so a fork bomb can hold at most ``max_processes x memory_mb`` (no cgroup is
-used); RLIMIT_NPROC counts every process of the sandbox uid on the host, so concurrent sandboxes
-sharing the default uid share that budget (give each its own uid via `SandboxLimits` if that
-matters); world-readable system files under /usr and the interpreter's standard library are visible.
+used); RLIMIT_NPROC counts every process of a uid on the host, so each run leases a uid of its own
+from a pool (``services/tool/uids.py``) unless ``SandboxLimits.uid`` pins one; world-readable system
+files under /usr and the interpreter's standard library are visible.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ import socket
 import sys
 import sysconfig
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # asyncio is imported lazily: the init (this file run as a script) never needs it
@@ -77,8 +78,10 @@ class SandboxLimits:
     output_bytes: int = 64 * 1024  # stdout + stderr together
     scratch_mb: int = 32  # size of the scratch tmpfs
     max_code_bytes: int = 256 * 1024
-    uid: int = NOBODY
-    gid: int = NOBODY
+    # None: a uid (and the same gid) leased from services/tool/uids.py for this run alone, so
+    # RLIMIT_NPROC is this run's own budget; an int pins one (runs pinned to one uid share it)
+    uid: int | None = None
+    gid: int | None = None
     nice: int = 10
 
     def __post_init__(self) -> None:
@@ -90,7 +93,7 @@ class SandboxLimits:
                 raise ValueError(f"SandboxLimits.{name} must be at least 1")
         if self.wall_s <= 0:
             raise ValueError("SandboxLimits.wall_s must be positive")
-        if self.uid <= 0 or self.gid <= 0:
+        if (self.uid is not None and self.uid <= 0) or (self.gid is not None and self.gid <= 0):
             raise ValueError("the sandbox must run as an unprivileged uid and gid, never root")
         if not 0 <= self.nice <= 19:
             raise ValueError("SandboxLimits.nice must be between 0 and 19 (never a higher priority)")
@@ -169,8 +172,6 @@ class _Output:
 
 async def run_python(code: str, limits: SandboxLimits = SandboxLimits()) -> SandboxResult:
     """Run untrusted Python code in an isolated, resource-bounded process; never raises for bad code."""
-    import asyncio
-
     started = time.monotonic()
 
     def refused(reason: str, stderr: str = "") -> SandboxResult:
@@ -185,6 +186,28 @@ async def run_python(code: str, limits: SandboxLimits = SandboxLimits()) -> Sand
     problem, facts = _preflight()
     if problem is not None:
         return refused(problem)
+    if limits.uid is None:
+        from services.tool.uids import PoolExhausted, lease  # host side only: the init is stdlib-only
+
+        try:
+            with lease() as uid:
+                pinned = replace(limits, uid=uid, gid=limits.gid or uid)
+                return await _run(source, pinned, facts, started, refused)
+        except PoolExhausted as exc:
+            return refused(str(exc))
+    return await _run(source, limits, facts, started, refused)
+
+
+async def _run(
+    source: bytes,
+    limits: SandboxLimits,
+    facts: dict[str, Any],
+    started: float,
+    refused: Callable[..., SandboxResult],
+) -> SandboxResult:
+    import asyncio
+
+    assert limits.uid is not None
 
     status_r, pipe_w = os.pipe()
     status_w = fcntl.fcntl(pipe_w, fcntl.F_DUPFD_CLOEXEC, 10)  # never 0-2, even if the host closed them
@@ -193,7 +216,7 @@ async def run_python(code: str, limits: SandboxLimits = SandboxLimits()) -> Sand
         "status_fd": status_w,
         "host_ns": facts["host_ns"],
         "uid": limits.uid,
-        "gid": limits.gid,
+        "gid": limits.gid if limits.gid is not None else limits.uid,
         "cpu_s": limits.cpu_s,
         "memory_bytes": limits.memory_mb << 20,
         "nproc": limits.max_processes,

@@ -8,6 +8,7 @@ reason; anything else the sandbox fails to enforce is a failure. The refusal tes
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from services.common.settings import default_home
 from services.tool import sandbox
 from services.tool.sandbox import NOBODY, SandboxLimits, SandboxResult, run_python
+from services.tool.uids import POOL
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +61,7 @@ def capable() -> None:
         pytest.skip(problem)
 
 
-def _uid_processes(uid: int = NOBODY) -> set[int]:
+def _uid_processes(uids: Container[int] = (NOBODY, *POOL)) -> set[int]:
     pids = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -68,7 +70,7 @@ def _uid_processes(uid: int = NOBODY) -> set[int]:
             with open(f"/proc/{entry}/status") as fh:
                 for line in fh:
                     if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
+                        if int(line.split()[1]) in uids:
                             pids.add(int(entry))
                         break
         except OSError:
@@ -135,8 +137,10 @@ print(sorted(os.environ))  # empty but for the LC_CTYPE Python's own locale coer
 """
     result = await run_python(code, QUICK)
     assert result.exit_code == 0, result.stderr
+    uid = int(_lines(result)[0].split()[0])
+    assert uid in POOL  # leased for this run
     assert _lines(result) == [
-        f"{NOBODY} {NOBODY} [] /scratch 0o700 {NOBODY}",
+        f"{uid} {uid} [] /scratch 0o700 {uid}",
         "kept in scratch",
         "False False",
         "1 1 1",
@@ -346,6 +350,48 @@ print(made)
     assert result.exit_code == 0, result.stderr
     assert 0 < int(result.stdout) < limits.max_processes
     assert result.duration_s < 4  # the sleeping children were killed when the main process ended
+
+
+HOLD_ALL_PROCESSES = """
+import os, time
+for _ in range(50):
+    try:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+    except OSError:
+        break
+print('holding', flush=True)
+time.sleep(30)
+"""
+FORK_THREE = """
+import os
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+print('forked 3')
+"""
+
+
+async def test_one_runs_fork_storm_does_not_refuse_another_runs_forks(no_leftovers: None) -> None:
+    """Each run has its own uid: a run holding its whole process budget leaves another's intact;
+    two runs pinned to one uid share the budget, and the second one's forks fail."""
+    storm_limits = SandboxLimits(cpu_s=5, wall_s=6, max_processes=6)
+    storm = asyncio.create_task(run_python(HOLD_ALL_PROCESSES, storm_limits))
+    await asyncio.sleep(2.0)  # the storm holds all its processes now
+    other = await run_python(FORK_THREE, SandboxLimits(cpu_s=2, wall_s=5, max_processes=6))
+    assert other.stdout == "forked 3\n", other.stderr
+    await storm
+
+    pinned = SandboxLimits(cpu_s=5, wall_s=6, max_processes=6, uid=NOBODY, gid=NOBODY)
+    storm = asyncio.create_task(run_python(HOLD_ALL_PROCESSES, pinned))
+    await asyncio.sleep(2.0)
+    shared = await run_python(FORK_THREE, dataclasses.replace(pinned, cpu_s=2, wall_s=5))
+    await storm
+    assert shared.stdout != "forked 3\n"
+    assert "Error" in shared.stderr  # BlockingIOError / OSError: resource temporarily unavailable
 
 
 async def test_background_processes_die_with_the_run(no_leftovers: None) -> None:
