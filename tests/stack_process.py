@@ -32,6 +32,8 @@ class Up:
             "RAGSTREAM_GATEWAY__PORT": "0",
             "RAGSTREAM_KAFKA__STORAGE": storage,
             "COLUMNS": "200",
+            # a restarted group waits out its killed members: shorter sessions, quicker restarts
+            "RAGSTREAM_KAFKA__SESSION_TIMEOUT_MS": "3000",
         }
         self.home, self.log = home, log
         self.proc: subprocess.Popen[bytes] | None = None

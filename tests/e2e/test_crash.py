@@ -3,7 +3,8 @@ during embed, during index and during a reindex: after restarts on the same home
 published again, the stores hold exactly what a clean run of the same folder holds (per document
 the same version and chunk count, the same entities and relations, the same search results), every
 broken file is in a dead-letter topic, and a reindex rebuilds every document. The same crash with the
-memory broker loses documents, so the test can fail.
+memory broker loses documents, so the test can fail. On the crashed home, vectors lost behind the
+stack's back are named by `ragstream status` and re-derived by `ragstream repair`.
 
 ``RAGSTREAM_CRASH_DOCS`` sets the corpus size (default 40 documents + the broken files; the issue's
 200 run by hand, see docs/operations.md)."""
@@ -104,56 +105,108 @@ def clean(
     return asyncio.run(run())
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
-    stack = Up(tmp_path / "home", tmp_path / "up.log")
-    yield stack
-    if stack.proc is not None and stack.proc.poll() is None:
-        stack.kill9()
+@dataclass
+class Crashed:
+    """The home after four kill -9s and the restarts alone, stopped cleanly at the end."""
+
+    up: Up
+    dead_letter_keys: set[str]
+
+
+@pytest.fixture(scope="module")
+def crashed(corpus: CorpusManifest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashed]:
+    """Publish, then kill -9 the stack and everything it started during parse, embed, index and a
+    reindex; restart after each (nothing published again); finish the reindex; stop."""
+    root = tmp_path_factory.mktemp("crashed")
+    up = Up(root / "home", root / "up.log")
+    try:
+        up.start()
+        published = up.cli("publish", str(corpus.root), "--no-wait")
+        assert published.returncode == 0, published.stdout + published.stderr
+        up.kill_when("parse", 5)  # 1: during parse
+        up.start()
+        up.kill_when("embed", 3)  # 2: during embed (each restart counts from zero)
+        up.start()
+        up.kill_when("index", 3)  # 3: during index
+        up.start()
+        up.settled()
+        dead = up.cli("dlq", "list", "--json")
+        assert dead.returncode == 0, dead.stderr
+        keys = {row["key"] for row in json.loads(dead.stdout)}
+
+        reindex = subprocess.Popen(
+            [RAGSTREAM, "reindex"], env=up.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        up.kill_when("index", 5 + up.handled("index"))  # 4: during the reindex's catch-up
+        reindex.wait(60)
+        up.start()
+        rebuilt = up.cli("reindex", "--timeout", "600")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        up.settled()
+        up.stop()
+        yield Crashed(up, keys)
+    finally:
+        if up.proc is not None and up.proc.poll() is None:
+            up.kill9()
 
 
 def test_kill9_during_parse_embed_index_and_reindex_loses_nothing(
-    up: Up, corpus: CorpusManifest, clean: Contents, embedder: LocalEmbedder
+    crashed: Crashed, corpus: CorpusManifest, clean: Contents, embedder: LocalEmbedder
 ) -> None:
     """Four kill -9s of the whole stack; restarts alone (nothing re-published) end equal to a clean run."""
-    up.start()
-    published = up.cli("publish", str(corpus.root), "--no-wait")
-    assert published.returncode == 0, published.stdout + published.stderr
-    up.kill_when("parse", 5)  # 1: during parse
-    up.start()
-    up.kill_when("embed", 3)  # 2: during embed (each restart counts from zero)
-    up.start()
-    up.kill_when("index", 3)  # 3: during index
-    up.start()
-    state = up.settled()
-    assert state["chunks"] == sum(n for _, n in clean.documents.values())
-
-    dead = up.cli("dlq", "list", "--json")
-    assert dead.returncode == 0, dead.stderr
     # every broken file is dead-lettered (a redelivery may add a duplicate letter, never lose one)
-    assert {row["key"] for row in json.loads(dead.stdout)} == {
-        ids.doc_id(TENANT, source_uri(b.path)) for b in corpus.broken
-    }
-
-    reindex = subprocess.Popen(
-        [RAGSTREAM, "reindex"], env=up.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    up.kill_when("index", 5 + up.handled("index"))  # 4: during the reindex's catch-up
-    reindex.wait(60)
-    up.start()
-    rebuilt = up.cli("reindex", "--timeout", "600")
-    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    up.settled()
-    up.stop()
-
-    home = up.home / "data"
+    assert crashed.dead_letter_keys == {ids.doc_id(TENANT, source_uri(b.path)) for b in corpus.broken}
+    home = crashed.up.home / "data"
     after = asyncio.run(read_contents(home / "vectors", home / "graph", embedder))
     assert after.documents == clean.documents
     assert after.graph == clean.graph
     assert after.entities == clean.entities
     assert after.searches == clean.searches
-    log = up.log.read_text()
+    log = crashed.up.log.read_text()
     assert "deriving the missing facts again" in log  # the graph really lost writes and re-derived them
+
+
+async def forget(vectors_dir: Path, paths: list[Path]) -> None:
+    """Delete the documents' points from the stopped stack's vector store, as an old backup would."""
+    vectors = EdgeVectorIndex(vectors_dir)
+    try:
+        collection = await vectors.resolve("chunks")
+        assert collection is not None
+        for path in paths:
+            await vectors.delete(collection, must={"doc_id": ids.doc_id(TENANT, source_uri(path))})
+    finally:
+        await vectors.close()
+
+
+def test_status_names_lost_vectors_and_repair_rederives_them(
+    crashed: Crashed, corpus: CorpusManifest, clean: Contents
+) -> None:
+    """Half the documents' vectors gone behind the stack's back (an older backup restored): status
+    says so, `ragstream repair` restores every chunk and nothing twice, the dead letters are kept."""
+    up = crashed.up
+    asyncio.run(forget(up.home / "data" / "vectors", [d.path for d in corpus.documents[::2]]))
+    try:
+        up.start()
+        damaged = up.settled()
+        total = sum(n for _, n in clean.documents.values())
+        assert damaged["chunks"] < total
+        assert any("the stores disagree" in p for p in damaged["problems"]), damaged["problems"]
+        shown = up.cli("status")
+        assert "problem:" in shown.stdout
+        assert "ragstream repair" in shown.stdout
+
+        repaired = up.cli("repair", "--timeout", "300")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        assert "repaired" in repaired.stdout
+        after = up.settled()
+        assert after["problems"] == []
+        assert after["chunks"] == total  # everything back, nothing twice
+        assert after["graph"] == damaged["graph"] == clean.graph
+        dead = up.cli("dlq", "list", "--json")
+        assert {row["key"] for row in json.loads(dead.stdout)} == crashed.dead_letter_keys
+    finally:
+        if up.proc is not None and up.proc.poll() is None:
+            up.kill9()
 
 
 def test_the_memory_broker_loses_what_was_in_flight(
