@@ -19,7 +19,6 @@ from services.api import ApiPorts, OutcomeTracker, build_api
 from services.generations import Stack
 from services.ops import Backlog, backlog
 from services.publisher import DocumentPublisher
-from services.repair import diagnose
 from services.retrieve.search import SearchResult, search
 from services.roles import AGENT_NODES, FRONT_STAGES, GENERATION_STAGES
 
@@ -99,17 +98,8 @@ def stack_extras(stack: Stack) -> dict[str, Any]:
         )
 
     async def index_status() -> dict[str, Any]:
-        found = await counts()
-        live = await rows()
-        problems = diagnose(
-            found["chunks"],
-            found["graph"].get("chunks", 0),
-            replayable=sum(r.end for r in live if r.stage == "embed"),
-            lag=sum(r.lag for r in live),
-        )
         return {
-            **found,
-            "problems": problems,
+            **await counts(),
             "reindex": stack.progress.to_json(),
             "repair": stack.repair_progress.to_json(),
         }

@@ -25,7 +25,6 @@ from confluent_kafka.admin import AdminClient
 from services.catchup import collection_of, generation_names, group_suffix
 from services.common import kafka_conf
 from services.ops import backlog
-from services.pipeline import run_pipeline
 from services.roles import GENERATION_STAGES
 from topics import TopicNames
 
@@ -77,6 +76,8 @@ async def counts(stack: Stack) -> dict[str, int]:
 
 async def repair(stack: Stack, progress: RepairProgress, timeout_s: float, settle: int = 2) -> None:
     """Replay the chunk topic into the live collection and graph; return once caught up."""
+    from services.pipeline import run_pipeline  # the stages: only where a repair runs, not for diagnose
+
     alias = stack.settings.stores.collection_alias
     live = await stack.vectors.resolve(alias) or collection_of(alias, stack.live_label)  # wiped: rebuilt
     label = f"repair{int(time.time())}"

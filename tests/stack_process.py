@@ -3,6 +3,7 @@ child at once), restart it on the same home and drive it with the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,7 +57,7 @@ class Up:
     def kill9(self) -> None:
         """SIGKILL to `up` and everything it started (Tansu, the object server, FalkorDB)."""
         assert self.proc is not None
-        with _suppress_lookup():
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         deadline = time.monotonic() + 30
@@ -112,14 +113,6 @@ class Up:
                 return state
             assert time.monotonic() < deadline, state["backlog"]
             time.sleep(0.5)
-
-
-class _suppress_lookup:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is ProcessLookupError
 
 
 def _group_alive(pgid: int) -> bool:

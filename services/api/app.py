@@ -17,6 +17,7 @@ from services.api.auth import authenticator
 from services.api.ports import ApiPorts
 from services.catchup import ReindexRefused
 from services.gateway.auth import Principal
+from services.repair import diagnose
 
 CONSUMER_LAG = Gauge(
     "ragstream_consumer_lag",
@@ -94,8 +95,9 @@ def build_api(ports: ApiPorts) -> FastAPI:
 
     @app.get("/v1/status", tags=["operations"], responses={403: NOT_OPERATOR})
     async def stack_status(_: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
-        """Each stage's backlog, the live index version with its chunk and graph counts, and the
-        reindex in progress (where this process hosts the index)."""
+        """Each stage's backlog, the live index version with its chunk and graph counts, what is
+        wrong between the stores and the broker (``problems``), and the reindex in progress (where
+        this process hosts the index)."""
         rows = await backlog()
         body: dict[str, Any] = {
             "bootstrap": ports.bootstrap,
@@ -106,6 +108,12 @@ def build_api(ports: ApiPorts) -> FastAPI:
         }
         if ports.index_status is not None:
             body |= await ports.index_status()
+            body["problems"] = diagnose(
+                body["chunks"],
+                body["graph"].get("chunks", 0),
+                replayable=sum(r.end for r in rows if r.stage == "embed"),
+                lag=sum(r.lag for r in rows),
+            )
         return body
 
     def hosted_index() -> Any:

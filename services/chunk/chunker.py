@@ -206,36 +206,31 @@ class TokenChunker:
         return str(self._word_tokens.cache_info())
 
 
-def windows(text: str, size: int) -> list[str]:
-    """``text`` in windows of at most ``size`` characters, cut at the last paragraph break (else line
-    break, else space) in the second half of each: a long section is split a window at a time."""
-    out: list[str] = []
-    while len(text) > size:
-        window = text[:size]
-        for mark in ("\n\n", "\n", " "):
-            cut = window.rfind(mark)
-            if cut >= size // 2:
-                break
-        else:
-            cut = size
-        out.append(text[:cut])
-        text = text[cut:].lstrip()
-    if text:
-        out.append(text)
-    return out
-
-
-def cap_chars(text: str, max_chars: int) -> list[str]:
-    """``text`` in pieces of at most ``max_chars``, cut after the last whitespace in the second half
-    of each window where there is one, else exactly at the limit."""
+def split_at_breaks(text: str, size: int, breaks: tuple[str, ...]) -> list[str]:
+    """``text`` in pieces of at most ``size`` characters, each cut at the last of the first of
+    ``breaks`` found in the second half of the window, else exactly at ``size``; whitespace at the
+    cuts is dropped, never a word."""
     pieces: list[str] = []
-    while len(text) > max_chars:
-        window = text[:max_chars]
-        cut = max(window.rfind(" "), window.rfind("\n"))
-        cut = cut + 1 if cut >= max_chars // 2 else max_chars
-        head, text = text[:cut].strip(), text[cut:].lstrip()
+    while len(text) > size:
+        window, cut = text[:size], size
+        for mark in breaks:
+            at = window.rfind(mark)
+            if at >= size // 2:
+                cut = at
+                break
+        head, text = text[:cut].rstrip(), text[cut:].lstrip()
         if head:
             pieces.append(head)
     if text.strip():
         pieces.append(text)
     return pieces
+
+
+def windows(text: str, size: int) -> list[str]:
+    """A long section a window at a time, cut at a paragraph break, else a line break, else a space."""
+    return split_at_breaks(text, size, ("\n\n", "\n", " "))
+
+
+def cap_chars(text: str, max_chars: int) -> list[str]:
+    """A "word" longer than a chunk may be (no tokens to split it by) cut at whitespace, else hard."""
+    return split_at_breaks(text, max_chars, (" ", "\n"))
