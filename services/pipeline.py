@@ -8,6 +8,7 @@ with a topic prefix so each test has its own topics and consumer groups.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Collection
@@ -31,6 +32,7 @@ from services.bootstrap.adapters import (
 )
 from services.common import kafka_conf
 from services.common.codec import Codec, make_codec
+from services.common.inflight import InFlight
 from services.common.settings import Settings
 from services.common.stage import GroupOf, StageContext, consumer_group
 from services.roles import STAGES
@@ -91,13 +93,15 @@ async def run_pipeline(
     graph: Any = None,
     tracer_provider: Any = None,
     ledger: Any = None,
+    parser: Any = None,
 ) -> AsyncIterator[Pipeline]:
     """Start the requested stages (and what they need); stop everything on exit.
 
     ``embedder``, ``vectors`` and ``graph`` let a caller share what it already holds (a loaded model;
     the stores, which only one process may open): an index generation started by a reindex runs
-    beside the live one on the same stores, and a repair shares the live ``ledger`` too. Shared
-    objects are not closed here.
+    beside the live one on the same stores, and a repair shares the live ``ledger`` too. ``parser``:
+    the parse workers (a ``ParserPool``; default: one from the settings' limits). Shared objects are
+    not closed here.
     ``tracer_provider``: OpenTelemetry provider for the spans (default: the global one); the trace
     context rides in message headers, so one document's trace spans every stage."""
     unknown = set(stages) - set(STAGES)
@@ -131,12 +135,14 @@ async def run_pipeline(
         ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)
         blobs = blob_store(settings)
         pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
-        shared = {"embedder": embedder, "vectors": vectors, "graph": graph, "ledger": ledger}
+        shared = {
+            "embedder": embedder, "vectors": vectors, "graph": graph, "ledger": ledger, "parser": parser
+        }  # fmt: skip
         pipe.resources |= {k: v for k, v in shared.items() if v is not None}
         pipe.resources["context"] = ctx
-        await _register(pipe, ctx, stack, target_collection, group_suffix, graph_name)
+        runners = await _register(pipe, ctx, stack, target_collection, group_suffix, graph_name)
         await broker.start()
-        stack.push_async_callback(broker.stop)
+        stack.push_async_callback(_stop, broker, runners)
         log.info("pipeline running", stages=list(stages), bootstrap=bootstrap)
         yield pipe
 
@@ -148,9 +154,11 @@ async def _register(
     target_collection: str | None,
     group_suffix: str,
     graph_name: str,
-) -> None:
+) -> list[InFlight]:
+    """Subscribe the pipeline's stages; the concurrent runners among them (drained at stop)."""
     settings, broker, names = pipe.settings, pipe.broker, pipe.names
     stages = set(pipe.stages)
+    runners: list[InFlight] = []
 
     def group(stage: str) -> GroupOf:
         return lambda spec: consumer_group(names, stage, spec, group_suffix)
@@ -160,9 +168,13 @@ async def _register(
         from services.parse.isolation import ParserPool
 
         limits = settings.pipeline
-        parser = ParserPool(limits.parse_workers, limits.parse_timeout_s, limits.parse_memory_mb)
-        stack.callback(parser.close)
-        parse_app.register(broker, ctx, pipe.blobs, limits.max_document_bytes, group("parse"), parser)
+        parser = pipe.resources.get("parser")
+        if parser is None:
+            parser = ParserPool(limits.parse_workers, limits.parse_timeout_s, limits.parse_memory_mb)
+            stack.callback(parser.close)
+        runners.append(
+            parse_app.register(broker, ctx, pipe.blobs, limits.max_document_bytes, group("parse"), parser)
+        )
     if "chunk" in stages:
         from services.chunk import app as chunk_app
         from services.chunk.chunker import TokenChunker
@@ -220,3 +232,10 @@ async def _register(
         recovery = GraphRecovery(graph_group, await graph.checkpoints(graph_group))
         pipe.resources["graph_recovery"] = recovery
         index_app.register(broker, ctx, indexer, group("index"), recovery)
+    return runners
+
+
+async def _stop(broker: KafkaBroker, runners: list[InFlight]) -> None:
+    """Let the work in flight finish (a few seconds; the rest is redelivered) and commit it, then stop."""
+    await asyncio.gather(*(r.drain(5.0) for r in runners))
+    await broker.stop()

@@ -8,34 +8,31 @@ and dead-letters the state: an interactive answer is better failed fast than ret
 model server that stays unavailable (after the client's own retries) is not the request's fault: the
 client gets ERROR with code ``unavailable`` (ask again) and nothing is dead-lettered.
 
-Each node handles up to ``KafkaSettings.agent_concurrency`` states at once (``InFlight``): a slow
-retrieval does not hold up the questions behind it. FastStream's own ``max_workers`` only works with
-``AckPolicy.ACK_FIRST`` (offsets auto-committed on poll: a crash would lose what was in flight), so the
-subscriber acks manually and ``InFlight`` commits an offset only once every earlier offset of that
-partition is done — at least once, never past a message still being handled.
+Each node handles up to ``KafkaSettings.agent_concurrency`` states at once
+(``services/common/inflight.py``): a slow retrieval does not hold up the questions behind it, and an
+offset is committed only once every earlier offset of its partition is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from confluent_kafka import KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 from faststream import AckPolicy
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
 from langgraph.graph import END
-from prometheus_client import Gauge
 
 import topics
 from services.agent.graph import NODES, AgentDeps, NodeFn, make_nodes
 from services.common import kafka_conf
 from services.common.codec import make_codec
+from services.common.inflight import InFlight
 from services.common.messages import AgentState, Citation, DocumentIndexed, ReplyEvent
 from services.common.settings import Settings
 from services.common.stage import PoisonMessage, StageContext, consumer_group
@@ -45,7 +42,6 @@ from topics import TopicNames
 from topics.admin import ensure_topics
 
 log = structlog.get_logger("ragstream.agent")
-IN_FLIGHT = Gauge("ragstream_agent_in_flight", "Messages an agent node is handling right now", ["node"])
 _TYPES = {"status": "STATUS", "token": "TOKEN", "citations": "CITATIONS"}
 
 
@@ -148,165 +144,6 @@ async def step(ctx: StageContext, node: str, fn: NodeFn, state: AgentState) -> N
         await ctx.publish(topics.NODE_TOPICS[str(command.goto)], new_state, key=state.request_id)
     finally:
         emitter.abandon()  # after a failure; empty after a success
-
-
-# ----------------------------------------------------------------------------------- concurrency
-
-
-class PartitionOffsets:
-    """One partition's offsets in flight, and how far the group may commit: up to (not including) the
-    lowest offset still being handled, or past the highest one seen when none is."""
-
-    def __init__(self) -> None:
-        self.in_flight: set[int] = set()
-        self.highest = -1
-        self.committed = -1  # the next offset to read, as last committed (-1: no message yet)
-
-    def started(self, offset: int) -> None:
-        if self.committed < 0:
-            self.committed = offset  # the group's position: nothing below it to commit
-        self.in_flight.add(offset)
-        self.highest = max(self.highest, offset)
-
-    def finished(self, offset: int) -> int | None:
-        """Mark ``offset`` handled; the offset to commit now, or None when the commit point did not move."""
-        self.in_flight.discard(offset)
-        upto = min(self.in_flight) if self.in_flight else self.highest + 1
-        if upto <= self.committed:
-            return None
-        self.committed = upto
-        return upto
-
-
-class InFlight:
-    """Runs one node's messages concurrently, at most ``limit`` at a time, and commits in offset order.
-
-    * The subscriber's handler calls ``submit``: it waits for a free slot (so polling stops while the
-      node is full), records the offset and starts a task; the subscriber polls the next message.
-    * Messages with the same key (request_id) run one after another, in arrival order.
-    * A message whose handling raises (``StageContext.handle_one`` dead-letters poison itself, so this
-      is e.g. the broker being unreachable) is retried with backoff; it is never skipped.
-    * Commits go to a thread of their own, latest offsets only: confluent-kafka serialises calls on a
-      consumer, so a commit from the event loop would wait out the subscriber's poll (up to 100 ms).
-    * ``drain`` at shutdown: no new work, wait for what runs (cancelled after the timeout: those
-      offsets stay uncommitted and are redelivered), then commit synchronously.
-
-    After a rebalance a partition's new owner starts at the last commit, so a message may be handled
-    twice (at least once); the agent's events carry the same seqs then and the gateway drops repeats.
-    """
-
-    def __init__(self, node: str, limit: int, handle: Callable[[Message], Awaitable[None]]) -> None:
-        self.node = node
-        self.limit = limit
-        self.handle = handle
-        self._slots = asyncio.Semaphore(limit)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._last_of_key: dict[bytes | str | None, asyncio.Task[None]] = {}
-        self._offsets: dict[tuple[str, int], PartitionOffsets] = {}
-        self._consumer: Any = None  # confluent_kafka.Consumer of the subscriber (for commits)
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"agent-{node}-commit")
-        self._to_commit: dict[tuple[str, int], int] = {}
-        self._committing = False
-        self.stopping = False
-
-    async def submit(self, msg: KafkaMessage) -> None:
-        if self.stopping:
-            return  # neither handled nor committed: the next owner of the partition reads it
-        await self._slots.acquire()
-        if self.stopping:
-            self._slots.release()
-            return
-        raw: Message = msg.raw_message  # type: ignore[assignment]  # a single subscriber: one message
-        self._consumer = getattr(msg.consumer, "consumer", None)
-        where = (str(raw.topic()), int(raw.partition() or 0))
-        offset = int(raw.offset() or 0)
-        self._offsets.setdefault(where, PartitionOffsets()).started(offset)
-        key = raw.key()
-        task = asyncio.create_task(self._run(raw, where, offset, self._last_of_key.get(key)))
-        self._last_of_key[key] = task
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._done(t, key))
-
-    def _done(self, task: asyncio.Task[None], key: bytes | str | None) -> None:
-        self._tasks.discard(task)
-        if self._last_of_key.get(key) is task:
-            del self._last_of_key[key]
-        self._slots.release()
-
-    async def _run(
-        self, raw: Message, where: tuple[str, int], offset: int, before: asyncio.Task[None] | None
-    ) -> None:
-        if before is not None:
-            await asyncio.wait([before])  # same request: keep arrival order
-        IN_FLIGHT.labels(self.node).inc()
-        try:
-            delay = 0.2
-            while True:
-                try:
-                    await self.handle(raw)
-                    break
-                except Exception as exc:
-                    if self.stopping:
-                        log.warning("left for redelivery", node=self.node, offset=offset, error=repr(exc))
-                        return
-                    log.exception("handling failed; retrying", node=self.node, offset=offset)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-        finally:
-            IN_FLIGHT.labels(self.node).dec()
-        upto = self._offsets[where].finished(offset)
-        if upto is not None:
-            self._to_commit[where] = upto
-            self._schedule_commit()
-
-    def _schedule_commit(self) -> None:
-        if self._committing or not self._to_commit or self._consumer is None:
-            return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._to_commit.items()]
-        self._to_commit = {}
-        self._committing = True
-        done = asyncio.get_running_loop().run_in_executor(self._committer, self._commit, offsets, True)
-        done.add_done_callback(self._committed)
-
-    def _committed(self, _: asyncio.Future[None]) -> None:
-        self._committing = False
-        self._schedule_commit()  # offsets that advanced meanwhile
-
-    def _commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
-        if self._consumer is None:
-            return
-        try:
-            self._consumer.commit(offsets=offsets, asynchronous=asynchronous)
-        except (KafkaException, RuntimeError) as exc:  # partition revoked, consumer closed: redelivered
-            log.warning("commit failed", node=self.node, error=str(exc))
-
-    async def drain(self, timeout_s: float) -> None:
-        self.stopping = True
-        tasks = list(self._tasks)
-        if tasks:
-            _done, running = await asyncio.wait(tasks, timeout=timeout_s)
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.wait(running)
-                log.warning("stopped with work in flight; it will be redelivered", node=self.node)
-        positions = {where: o.committed for where, o in self._offsets.items() if o.committed >= 0}
-        if positions:  # queued behind any asynchronous commit still running
-            await asyncio.get_running_loop().run_in_executor(self._committer, self._commit_final, positions)
-        self._committer.shutdown(wait=False)
-
-    def _commit_final(self, positions: dict[tuple[str, int], int]) -> None:
-        """Commit synchronously what is done, for the partitions still ours (another member may have
-        committed further on one that moved)."""
-        if self._consumer is None:
-            return
-        try:
-            owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
-        except (KafkaException, RuntimeError):
-            return
-        final = [TopicPartition(t, p, o) for (t, p), o in positions.items() if (t, p) in owned]
-        if final:
-            self._commit(final, asynchronous=False)
 
 
 def register(

@@ -135,7 +135,7 @@ class PipelineSettings(BaseModel):
     backpressure_max_delay_s: float = Field(default=30.0, gt=0)
     # Parsing runs in worker processes (services/parse/isolation.py): a document that takes longer is
     # dead-lettered as `timeout`, one that needs more memory as `too_large`; the other documents flow.
-    parse_workers: int = Field(default=1, ge=1)
+    parse_workers: int = Field(default=2, ge=1)  # documents parsed at once, each in its own process
     parse_timeout_s: float = Field(default=120.0, gt=0)
     parse_memory_mb: int = Field(default=2048, ge=256)
 

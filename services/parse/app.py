@@ -1,5 +1,9 @@
 """parse: docs.ingest → docs.parsed. Reads the claim-checked bytes, extracts sections, stores them
-as a JSON blob (a 100 MB PDF's text would not fit a Kafka message) and announces the version."""
+as a JSON blob (a 100 MB PDF's text would not fit a Kafka message) and announces the version.
+
+Documents are parsed concurrently, one per parse worker process (``InFlight``, commits in offset
+order): a document that runs into its time limit holds one worker, the others keep flowing. Two
+versions of one document (same key) are still parsed in order."""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from confluent_kafka import Message
+from faststream import AckPolicy
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
 
 import topics
+from services.common.inflight import InFlight
 from services.common.messages import DocumentParsed, DocumentSubmitted
 from services.common.stage import GroupOf, PoisonMessage, StageContext
 from services.parse.isolation import ParserPool
@@ -74,11 +81,21 @@ def register(
     max_bytes: int,
     group: GroupOf,
     parser: ParserPool,
-) -> None:
-    @broker.subscriber(ctx.names(topics.INGEST), **ctx.subscriber_options(group(topics.INGEST)))
-    async def on_document_submitted(msg: KafkaMessage) -> None:
-        async def handle(record: DocumentSubmitted) -> None:
+) -> InFlight:
+    """The parse subscriber; the returned runner is drained at shutdown (``InFlight.drain``)."""
+
+    async def handle(raw: Message) -> None:
+        async def run(record: DocumentSubmitted) -> None:
             parsed = await parse(record, blobs, max_bytes, parser)
             await ctx.publish(topics.PARSED, parsed, key=parsed.doc_id)
 
-        await ctx.handle_one(STAGE, topics.INGEST, msg, handle)
+        await ctx.handle_one(STAGE, topics.INGEST, raw, run)
+
+    inflight = InFlight(STAGE, parser.workers, handle)
+    options = ctx.subscriber_options(group(topics.INGEST)) | {"ack_policy": AckPolicy.MANUAL}
+
+    @broker.subscriber(ctx.names(topics.INGEST), **options)
+    async def on_document_submitted(msg: KafkaMessage) -> None:
+        await inflight.submit(msg)
+
+    return inflight

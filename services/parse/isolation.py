@@ -44,6 +44,7 @@ class ParserPool:
     ) -> None:
         """``parse_fn``: what a worker runs (an importable function: workers are spawned)."""
         self.parse_fn = parse_fn
+        self.workers = workers
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self._pool = pebble.ProcessPool(

@@ -1,9 +1,9 @@
-"""The agent workers' commit point: with messages of a partition finishing out of order, the offset
-committed never passes one still being handled."""
+"""The commit point of concurrent handling (agent nodes, parse): with messages of a partition
+finishing out of order, the offset committed never passes one still being handled."""
 
 from __future__ import annotations
 
-from services.agent.workers import PartitionOffsets
+from services.common.inflight import PartitionOffsets
 
 
 def test_commit_point_waits_for_the_lowest_offset_in_flight() -> None:
