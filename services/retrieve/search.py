@@ -182,7 +182,7 @@ async def search(
     if collection is None:
         return result  # nothing indexed yet
     depth = max(limit, rerank_candidates) if reranker is not None else fusion_depth(limit)
-    [vector] = await embedder.embed([query])
+    [vector] = await embedder.embed([query], interactive=True)
     hits, entities = await asyncio.gather(
         vectors.search(collection, vector, depth, must={"tenant": tenant}, text=query),
         graph.find_entities(tenant, query, limit=10),

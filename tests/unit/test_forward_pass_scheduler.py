@@ -1,0 +1,95 @@
+"""The model's pass scheduler: questions before bulk slices, questions sharing one pass, every result
+back to its caller, failures to the callers of that pass only."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from services.models.scheduler import ForwardPassScheduler
+
+
+class GatedModel:
+    """Encodes a text as [len(text)]; records each pass; the first pass waits for ``release``."""
+
+    def __init__(self) -> None:
+        self.passes: list[list[str]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        self.passes.append(list(texts))
+        if len(self.passes) == 1:
+            self.first_started.set()
+            assert self.release.wait(10)
+        if "boom" in texts:
+            raise RuntimeError("model failed")
+        return [[float(len(t))] for t in texts]
+
+
+async def test_questions_go_before_bulk_slices_and_share_one_pass() -> None:
+    model = GatedModel()
+    passes = ForwardPassScheduler(model, bulk_slice=2)
+    try:
+        bulk = asyncio.create_task(passes.bulk(["a", "bb", "ccc", "dddd", "eeeee"]))
+        assert await asyncio.to_thread(model.first_started.wait, 10)  # slice 1 is in the model
+        questions = [asyncio.create_task(passes.interactive([q])) for q in ("q1", "q22", "q333")]
+        await asyncio.sleep(0.05)  # all three queued behind the running slice
+        model.release.set()
+        assert [await q for q in questions] == [[[2.0]], [[3.0]], [[4.0]]]
+        assert await bulk == [[1.0], [2.0], [3.0], [4.0], [5.0]]
+    finally:
+        passes.close()
+    assert model.passes == [["a", "bb"], ["q1", "q22", "q333"], ["ccc", "dddd"], ["eeeee"]]
+    assert passes.interactive_passes == 1
+
+
+async def test_a_failed_pass_fails_its_callers_and_the_next_pass_runs() -> None:
+    model = GatedModel()
+    model.release.set()
+    passes = ForwardPassScheduler(model)
+    try:
+        assert await passes.interactive(["warm"]) == [[4.0]]
+        with pytest.raises(RuntimeError, match="model failed"):
+            await passes.interactive(["boom"])
+        assert await passes.bulk(["ok"]) == [[2.0]]
+    finally:
+        passes.close()
+
+
+async def test_a_cancelled_caller_does_not_stop_the_thread() -> None:
+    model = GatedModel()
+    passes = ForwardPassScheduler(model, bulk_slice=1)
+    try:
+        bulk = asyncio.create_task(passes.bulk(["a", "b", "c"]))
+        assert await asyncio.to_thread(model.first_started.wait, 10)
+        bulk.cancel()
+        model.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await bulk
+        assert await passes.interactive(["after"]) == [[5.0]]
+    finally:
+        passes.close()
+    assert ["b"] not in model.passes
+    assert ["c"] not in model.passes
+
+
+def test_questions_batch_up_to_max_batch_texts() -> None:
+    model = GatedModel()
+    passes = ForwardPassScheduler(model, max_batch=3)
+
+    async def run() -> None:
+        first = asyncio.create_task(passes.interactive(["x"]))
+        assert await asyncio.to_thread(model.first_started.wait, 10)
+        rest = [asyncio.create_task(passes.interactive([str(i)])) for i in range(5)]
+        await asyncio.sleep(0.05)
+        model.release.set()
+        await asyncio.gather(first, *rest)
+
+    try:
+        asyncio.run(run())
+    finally:
+        passes.close()
+    assert [len(p) for p in model.passes] == [1, 3, 2]
