@@ -26,6 +26,10 @@ DLQ_SUFFIX = ".dlq"
 # compaction: every chunk of a document shares its key, and compaction keeps one record per key.
 # (Tansu enforces neither; Apache Kafka, MSK and Strimzi do.)
 KEEP_FOREVER: tuple[tuple[str, str], ...] = (("retention.ms", "-1"), ("retention.bytes", "-1"))
+# The chat path's topics carry one conversation step per record, read within seconds (a resumed
+# answer within GatewaySettings.retention_s): an hour is plenty. On the embedded durable broker this
+# also keeps every fetch fast (services/common/tansu_retention.py).
+EPHEMERAL: tuple[tuple[str, str], ...] = (("retention.ms", str(3600 * 1000)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +58,41 @@ INDEXED = TopicSpec("docs.indexed", DocumentIndexed, "doc_id", "a document versi
 INGESTION: tuple[TopicSpec, ...] = (INGEST, PARSED, CHUNKS, EMBEDDED, GRAPH, INDEXED)
 
 # The chat agent: the state travels from node to node; replies go to the asking gateway's own topic.
-CHAT_REQUESTS = TopicSpec("chat.requests", AgentState, "request_id", "questions from gateways (to plan)")
-AGENT_RETRIEVE = TopicSpec("agent.retrieve", AgentState, "request_id", "agent state for the retrieve step")
-AGENT_TOOL = TopicSpec("agent.tool", AgentState, "request_id", "agent state for the tool step")
-AGENT_RESPOND = TopicSpec("agent.respond", AgentState, "request_id", "agent state for the respond step")
+CHAT_REQUESTS = TopicSpec(
+    "chat.requests",
+    AgentState,
+    "request_id",
+    "questions from gateways (to plan)",
+    config=EPHEMERAL,
+)
+AGENT_RETRIEVE = TopicSpec(
+    "agent.retrieve",
+    AgentState,
+    "request_id",
+    "agent state for the retrieve step",
+    config=EPHEMERAL,
+)
+AGENT_TOOL = TopicSpec(
+    "agent.tool",
+    AgentState,
+    "request_id",
+    "agent state for the tool step",
+    config=EPHEMERAL,
+)
+AGENT_RESPOND = TopicSpec(
+    "agent.respond",
+    AgentState,
+    "request_id",
+    "agent state for the respond step",
+    config=EPHEMERAL,
+)
 CHAT_REPLIES = TopicSpec(
     "chat.replies",
     ReplyEvent,
     "request_id",
     "answer events; one topic per gateway: chat.replies.<id>",
     dlq=False,
+    config=EPHEMERAL,
 )
 CHAT: tuple[TopicSpec, ...] = (CHAT_REQUESTS, AGENT_RETRIEVE, AGENT_TOOL, AGENT_RESPOND)
 # Which topic feeds each agent node (the graph's node names).

@@ -23,6 +23,7 @@ Run: ``python -m services.common.s3_server --root DIR --port P``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import bisect
 import contextlib
 import hashlib
@@ -31,6 +32,7 @@ import os
 import re
 import time
 import urllib.parse
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -88,6 +90,8 @@ class ObjectStore:
         self.fsync = fsync
         self._stored: dict[Path, Stored] = {}
         self._listings: dict[Path, list[str]] = {}  # a folder -> every key under it, sorted
+        self._entries: dict[Path, str] = {}  # an object -> its <Contents> element in a listing
+        self._last_write = 0.0
 
     # -- paths ---------------------------------------------------------------------------------
     def bucket_dir(self, bucket: str) -> Path:
@@ -122,42 +126,74 @@ class ObjectStore:
         return found.etag if found else None
 
     def put(self, path: Path, key: str, data: bytes) -> str:
+        """Write an object. Its time is strictly later than the previous write's, and kept on the
+        file: Tansu answers "latest offset" with the batch of the latest LastModified, so two batches
+        must never share one."""
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, data, self.fsync)
+        self._last_write = max(time.time(), self._last_write + 1e-6)
+        os.utime(path, (self._last_write, self._last_write))
         tag = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        self._stored[path] = Stored(tag, len(data), time.time())
+        self._stored[path] = Stored(tag, len(data), self._last_write)
+        self._entries.pop(path, None)
         for keys in self._listings_above(path):
             at = bisect.bisect_left(keys, key)
             if at == len(keys) or keys[at] != key:
                 keys.insert(at, key)
         return tag
 
-    def delete(self, path: Path, key: str) -> None:
+    def delete(self, path: Path, key: str, sync: bool = True) -> None:
+        """Remove an object; ``sync=False`` skips the directory fsync (an expired batch that comes
+        back after a power loss is only deleted again)."""
         self._stored.pop(path, None)
+        self._entries.pop(path, None)
         for keys in self._listings_above(path):
             at = bisect.bisect_left(keys, key)
             if at < len(keys) and keys[at] == key:
                 del keys[at]
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-            if self.fsync:
+            if self.fsync and sync:
                 fsync_dir(path.parent)
 
     def _listings_above(self, path: Path) -> list[list[str]]:
         return [keys for folder, keys in self._listings.items() if folder in path.parents]
 
-    def keys(self, bucket_dir: Path, prefix: str) -> list[str]:
-        """Every key under ``prefix``, in S3's (lexicographic) order, from the listing of the folder
-        the prefix names (Tansu lists one partition's records at a time)."""
+    def keys(self, bucket_dir: Path, prefix: str, after: str = "") -> Iterator[str]:
+        """The keys under ``prefix`` that sort after ``after``, in S3's (lexicographic) order, from the
+        sorted listing of the folder the prefix names (Tansu lists one partition's records on every
+        fetch: a page costs what it returns, never what came before it)."""
         folders = prefix.split("/")[:-1]
         if any(s in ("", ".", "..") for s in folders):
-            return []
+            return iter(())
         start = bucket_dir.joinpath(*(urllib.parse.quote(s, safe="") for s in folders))
         keys = self._listings.get(start)
         if keys is None:
             keys = self._listings[start] = self._walk(bucket_dir, start)
-        first = bisect.bisect_left(keys, prefix)
-        return list(itertools.takewhile(lambda k: k.startswith(prefix), keys[first:]))
+        first = max(bisect.bisect_left(keys, prefix), bisect.bisect_right(keys, after) if after else 0)
+        return itertools.takewhile(lambda k: k.startswith(prefix), itertools.islice(keys, first, None))
+
+    @staticmethod
+    def object_path(bucket_dir: Path, key: str) -> Path:
+        """Where a listed key's object lives (no checks: the key came from a listing)."""
+        path = bucket_dir.joinpath(*(urllib.parse.quote(s, safe="") for s in key.split("/")))
+        return path.with_name(path.name + SUFFIX)
+
+    def entry(self, bucket_dir: Path, key: str) -> str | None:
+        """The object's ``<Contents>`` element of a listing (rendered once per write), or None."""
+        path = self.object_path(bucket_dir, key)
+        found = self._entries.get(path)
+        if found is None:
+            obj = self.stored(path)
+            if obj is None:
+                return None
+            when = datetime.fromtimestamp(obj.mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            found = self._entries[path] = (
+                f"<Contents><Key>{_escape(key)}</Key><LastModified>{when}</LastModified>"
+                f"<ETag>{_quoted(obj.etag)}</ETag><Size>{obj.size}</Size>"
+                "<StorageClass>STANDARD</StorageClass></Contents>"
+            )
+        return found
 
     @staticmethod
     def _walk(bucket_dir: Path, start: Path) -> list[str]:
@@ -212,14 +248,31 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 class S3App:
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, tansu_retention: str | None = None) -> None:
+        """``tansu_retention``: a bucket holding Tansu's storage, whose topics' retention this server
+        enforces (services/common/tansu_retention.py)."""
         self.store = store
+        self.tansu_retention = tansu_retention
         self.app = Starlette(
             routes=[
                 Route("/{bucket}", self.bucket, methods=["GET", "PUT", "HEAD", "POST", "DELETE"]),
                 Route("/{bucket}/{key:path}", self.object, methods=["GET", "PUT", "HEAD", "DELETE", "POST"]),
-            ]
+            ],
+            lifespan=self._lifespan,
         )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        if self.tansu_retention is None:
+            yield
+            return
+        from services.common.tansu_retention import run_sweeps
+
+        task = asyncio.create_task(run_sweeps(self.store, self.tansu_retention))
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def bucket(self, request: Request) -> Response:
         name = request.path_params["bucket"]
@@ -303,14 +356,10 @@ class S3App:
         contents: list[str] = []
         prefixes: list[str] = []
         truncated, last = False, ""
-        for key in self.store.keys(bucket_dir, prefix):
-            if key <= after:
-                continue
+        for key in self.store.keys(bucket_dir, prefix, after):
             if delimiter and delimiter in key[len(prefix) :]:
                 common = key[: key.index(delimiter, len(prefix)) + len(delimiter)]
-                if prefixes and prefixes[-1] == common:
-                    continue
-                if common <= after:
+                if (prefixes and prefixes[-1] == common) or common <= after:
                     continue
                 entry, token, is_key = common, common + "\U0010ffff", False
             else:
@@ -319,15 +368,10 @@ class S3App:
                 truncated = True
                 break
             if is_key:
-                obj = self.store.stored(self.store.path(bucket, key))
-                if obj is None:
+                element = self.store.entry(bucket_dir, key)
+                if element is None:
                     continue
-                modified = datetime.fromtimestamp(obj.mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-                contents.append(
-                    f"<Contents><Key>{_escape(key)}</Key><LastModified>{modified}</LastModified>"
-                    f"<ETag>{_quoted(obj.etag)}</ETag><Size>{obj.size}</Size>"
-                    "<StorageClass>STANDARD</StorageClass></Contents>"
-                )
+                contents.append(element)
             else:
                 prefixes.append(entry)
             last = token
@@ -364,10 +408,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-fsync", action="store_true", help="skip fsync (survives kill -9, not power loss)"
     )
+    parser.add_argument(
+        "--tansu-retention", metavar="BUCKET", help="enforce topic retention on Tansu's storage in BUCKET"
+    )
     args = parser.parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
-    app = S3App(ObjectStore(args.root, fsync=not args.no_fsync)).app
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
+    app = S3App(ObjectStore(args.root, fsync=not args.no_fsync), args.tansu_retention).app
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

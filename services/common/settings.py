@@ -4,7 +4,7 @@ environment, prefix ``RAGSTREAM_``, nested with ``__``); everything else receive
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,18 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_ca_location: str | None = None  # a CA bundle; unset = the system's
+
+    # Tansu 0.6's durable (s3) engine lists a partition's batches on every fetch and answers empty
+    # once the fetch's own wait has passed (docs/architecture.md): a 5 ms wait starved the chat
+    # path after ~150 batches. Interactive consumers wait at least this long there.
+    DURABLE_MIN_WAIT_MS: ClassVar[int] = 50
+
+    def interactive_wait_ms(self, wanted: int | None = None) -> int:
+        """The fetch wait of an interactive consumer (``wanted``, default ``chat_fetch_max_wait_ms``),
+        raised to ``DURABLE_MIN_WAIT_MS`` on the embedded broker's durable storage."""
+        wait = self.chat_fetch_max_wait_ms if wanted is None else wanted
+        embedded_durable = self.bootstrap is None and self.storage == "durable"
+        return max(wait, self.DURABLE_MIN_WAIT_MS) if embedded_durable else wait
 
 
 class StoreSettings(BaseModel):

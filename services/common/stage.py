@@ -136,7 +136,7 @@ class StageContext:
             "heartbeat_interval_ms": self.kafka.heartbeat_interval_ms,
             "ack_policy": AckPolicy.NACK_ON_ERROR,
             "partition_assignment_strategy": ("range",),
-            "fetch_max_wait_ms": self.kafka.chat_fetch_max_wait_ms
+            "fetch_max_wait_ms": self.kafka.interactive_wait_ms()
             if interactive
             else self.kafka.fetch_max_wait_ms,
         }

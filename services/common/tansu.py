@@ -85,6 +85,7 @@ class ObjectServer:
         self.port = free_port()
         cmd = [sys.executable, "-m", "services.common.s3_server", "--root", str(self.root / "objects")]
         cmd += ["--port", str(self.port), *([] if self.fsync else ["--no-fsync"])]
+        cmd += ["--tansu-retention", self.BUCKET]
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(

@@ -15,6 +15,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+import topics
 from services.common import kafka_conf
 from services.common.codec import Codec, CodecError
 from services.common.messages import AgentState, ReplyEvent
@@ -74,7 +75,14 @@ class ReplyChannel:
         admin = AdminClient(kafka_conf.client(self.bootstrap))
         if self.reply_topic not in admin.list_topics(timeout=15).topics:
             futures = admin.create_topics(
-                [NewTopic(self.reply_topic, cfg.reply_partitions, cfg.replication_factor)],
+                [
+                    NewTopic(
+                        self.reply_topic,
+                        cfg.reply_partitions,
+                        cfg.replication_factor,
+                        config=dict(topics.CHAT_REPLIES.config),
+                    )
+                ],
                 operation_timeout=15,
             )
             for future in futures.values():

@@ -6,6 +6,7 @@ broker keeps topics and committed offsets across a restart."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -156,3 +157,90 @@ def group_consumer(bootstrap: str) -> Consumer:
             "auto.offset.reset": "earliest",
         }
     )
+
+
+def test_listings_order_writes_strictly_in_time(server: ObjectServer) -> None:
+    """Tansu answers "latest offset" with the batch of the latest LastModified: writes in one second
+    (here, one millisecond) still list in the order they were made."""
+    s3 = client(server)
+    for offset in range(20):
+        s3.put_object(Bucket=BUCKET, Key=f"p/records/{offset:020}.batch", Body=b"x")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="p/records/")["Contents"]
+    times = [entry["LastModified"] for entry in listed]
+    assert len(set(times)) == 20
+    assert times == sorted(times)
+
+
+def tansu_layout(root: Path, topics: dict[str, list[dict[str, str]]], batches: int, age_s: float) -> None:
+    """Tansu's s3 layout for ``topics`` (name -> configs), ``batches`` batches each, ``age_s`` old."""
+    cluster = root / BUCKET / "clusters" / "c"
+    cluster.mkdir(parents=True)
+    meta = {"topics": {n: {"topic": {"name": n, "configs": c}} for n, c in topics.items()}}
+    (cluster / "meta.json.obj").write_text(json.dumps(meta))
+    for name in topics:
+        records = cluster / "topics" / name / "partitions" / "0000000000" / "records"
+        records.mkdir(parents=True)
+        for offset in range(batches):
+            batch = records / f"{offset:020}.batch.obj"
+            batch.write_bytes(b"x")
+            os.utime(batch, (time.time() - age_s, time.time() - age_s))
+
+
+def test_retention_deletes_expired_batches_on_tansus_layout(tmp_path: Path) -> None:
+    """Two-hour-old batches: the chat topic (1 h) loses all but its newest batch; docs.chunks (kept
+    forever) and a topic on the seven-day default keep everything."""
+    from services.common.s3_server import ObjectStore
+    from services.common.tansu_retention import sweep
+
+    hour = [{"name": "retention.ms", "value": "3600000"}]
+    forever = [{"name": "retention.ms", "value": "-1"}, {"name": "retention.bytes", "value": "-1"}]
+    tansu_layout(tmp_path, {"chat.requests": hour, "docs.chunks": forever, "docs.parsed": []}, 30, 7200)
+    store = ObjectStore(tmp_path, fsync=False)
+    bucket = tmp_path / BUCKET
+
+    def remaining(topic: str) -> list[str]:
+        return list(store.keys(bucket, f"clusters/c/topics/{topic}/partitions/0000000000/records/"))
+
+    assert len(remaining("chat.requests")) == 30  # the listing is cached: deletions must update it
+    assert sweep(store, bucket, limit=10) == 10
+    assert sweep(store, bucket) == 19
+    assert remaining("chat.requests") == [
+        f"clusters/c/topics/chat.requests/partitions/0000000000/records/{29:020}.batch"
+    ]
+    assert len(remaining("docs.chunks")) == 30
+    assert len(remaining("docs.parsed")) == 30
+    assert sweep(store, bucket, now_s=time.time() + 8 * 24 * 3600) == 29  # past the seven days
+    assert len(remaining("docs.chunks")) == 30
+
+
+def test_a_consumer_keeps_up_with_a_long_partition_on_the_durable_broker(tmp_path: Path) -> None:
+    """Tansu's s3 engine lists a partition on every fetch and answers empty once the fetch's wait
+    has passed: with the chat path's old 5 ms wait a consumer stalled for good after ~150 batches.
+    With the wait the settings give interactive consumers on this storage, 400 batches read through."""
+    wait = KafkaSettings().interactive_wait_ms()
+    assert wait >= KafkaSettings.DURABLE_MIN_WAIT_MS
+
+    async def run() -> tuple[int, int]:
+        async with embedded_broker(Settings(home=tmp_path / "home")) as bootstrap:
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            admin.create_topics([NewTopic("replies", 1, 1)])["replies"].result()
+            producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0})
+            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g", "fetch.wait.max.ms": wait,
+                                 "enable.auto.commit": False})  # fmt: skip
+            consumer.assign([TopicPartition("replies", 0, 0)])
+            got = 0
+            try:
+                for burst in range(100):
+                    for i in range(4):
+                        producer.produce("replies", value=f"{burst}-{i}".encode())
+                        producer.flush()  # one batch per record: the partition grows by 4 batches
+                    deadline = time.monotonic() + 10
+                    while got < 4 * (burst + 1) and time.monotonic() < deadline:
+                        msg = await asyncio.to_thread(consumer.poll, 0.2)
+                        got += msg is not None and not msg.error()
+            finally:
+                consumer.close()
+            return got, 400
+
+    got, sent = asyncio.run(run())
+    assert got == sent
