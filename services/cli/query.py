@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from typing import Annotated, Any
@@ -82,32 +81,29 @@ def _gateway(settings: Settings, url: str | None, token: str | None, tenant: str
 
 def _stream_answer(gateway_url: str, token: str, question: str, session_id: str) -> str:
     """Ask through the websocket gateway (the distributed agent), print tokens as they arrive, then
-    the numbered sources; return the answer."""
-    from websockets.sync.client import connect
+    the numbered sources; return the answer. A rate limit is waited out (the gateway says how long)."""
+    import asyncio
 
-    answer = ""
-    citations: list[dict[str, Any]] = []
-    with connect(f"{gateway_url}?token={token}", open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "ask", "question": question, "session_id": session_id}))
-        for raw in ws:
-            event = json.loads(raw)
-            kind = event["type"]
-            if kind == "status":
-                err.print(f"[dim]· {event['step']}[/]")
-            elif kind == "token":
-                console.print(event["text"], end="", markup=False, highlight=False)
-            elif kind == "citations":
-                citations = event["citations"]
-            elif kind == "final":
-                answer = event["text"]
-                console.print()
-                for c in citations:
-                    page = f", p.{c['page']}" if c.get("page") else ""
-                    console.print(f"  [{c['n']}] {c['title']}{page}  [dim]{c['source_uri']}[/]")
-                break
-            elif kind == "error":
-                raise fail(f"{event.get('code')}: {event.get('message')}")
-    return answer
+    from services.gateway.client import AskFailed, ask
+
+    def show(event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "status":
+            err.print(f"[dim]· {event['step']}[/]")
+        elif kind == "token":
+            console.print(event["text"], end="", markup=False, highlight=False)
+        elif kind == "error" and event.get("code") == "rate_limited":
+            err.print(f"[yellow]rate-limited: asking again in {event.get('retry_after_s')}s[/]")
+
+    try:
+        answer = asyncio.run(ask(gateway_url, token, question, session_id, on_event=show))
+    except AskFailed as exc:
+        raise fail(str(exc)) from exc
+    console.print()
+    for c in answer.citations:
+        page = f", p.{c['page']}" if c.get("page") else ""
+        console.print(f"  [{c['n']}] {c['title']}{page}  [dim]{c['source_uri']}[/]")
+    return answer.text
 
 
 def ask(

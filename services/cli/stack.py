@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,32 @@ import typer
 from services.cli.app import HomeOpt, TenantOpt, console, err, fail, pid_alive, settings_for
 from services.cli.documents import publish_and_report
 from services.common.settings import Settings
+
+
+def stop_on_signals(stop: asyncio.Event, grace_s: float) -> None:
+    """Ctrl-C / SIGTERM set ``stop``; the stop is bounded: ``grace_s`` seconds of a stop that does not
+    finish (a child that died first, a broker that no longer answers) end the process at once.
+    Nothing is lost by that: what was not committed is redelivered (at least once), and every write
+    is idempotent. (A repeated signal only stops again: uvicorn re-raises the signal it caught when
+    its server stops.)"""
+    loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        deadline = threading.Timer(grace_s, _overdue, args=(grace_s,))
+        deadline.daemon = True
+        deadline.start()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping)
+
+
+def _overdue(grace_s: float) -> None:
+    err.print(f"[yellow]the stop did not finish within {grace_s:.0f}s: exiting now (nothing is lost: "
+              "uncommitted work is redelivered at the next start)[/]")  # fmt: skip
+    os._exit(1)
 
 
 def up(
@@ -74,9 +101,7 @@ async def _up(settings: Settings, ingest: list[Path], tenant: str, port: int) ->
     from services.generations import run_stack
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop, settings.stop_grace_s)
     err.print("[dim]starting the embedded stack (first start loads the embedding model, ~10 s)…[/]")
 
     from services.bootstrap.gateway import gateway_config
@@ -151,8 +176,7 @@ def worker(
         from services.bootstrap.process import run_roles
 
         stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        stop_on_signals(stop, settings.stop_grace_s)
         async with run_roles(settings, chosen, bootstrap) as running:
             # /healthz, /readyz and /metrics for probes and Prometheus (RAGSTREAM_ADMIN_PORT)
             app = running.http_app or probes_app()

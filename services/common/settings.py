@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     admin_host: str = "127.0.0.1"
     admin_port: int = 0  # 0 = any free port; the chosen one is written to the run file
+    # A stop (Ctrl-C, SIGTERM) that has not finished after this long ends the process at once
+    # (services/cli/stack.py): uncommitted work is redelivered, so nothing is lost by it.
+    stop_grace_s: float = Field(default=30.0, gt=0)
     cache_answers: bool = True  # the semantic answer cache in Redis (gateway.redis_url)
     # Names this deployment: what it caches in a shared Redis is its own. None = generated once into
     # $RAGSTREAM_HOME/deployment.id; processes of one deployment that share no home must set it.

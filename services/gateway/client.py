@@ -1,0 +1,72 @@
+"""A client of the chat protocol (docs/gateway-protocol.md): ask one question over the websocket and
+collect the answer, its citations and timings. Used by `ragstream ask`/`chat` and `ragstream eval`.
+
+A ``rate_limited`` error is not a failure: the client waits the ``retry_after_s`` the gateway names
+and asks again (up to ``max_waits`` times), so a long run of questions from one user slows down to
+the allowed rate instead of failing from the first refusal on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class AskFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass
+class Answer:
+    text: str = ""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0  # sent → final, without the time spent waiting out a rate limit
+    first_token_s: float | None = None
+    rate_limited_s: float = 0.0  # how long the client waited for the gateway's rate limit
+
+
+async def ask(
+    gateway_url: str,
+    token: str,
+    question: str,
+    session_id: str,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    max_waits: int = 20,
+    timeout_s: float = 120.0,
+) -> Answer:
+    """The final answer to ``question`` (``AskFailed`` on an error frame other than a rate limit)."""
+    from websockets.asyncio.client import connect
+
+    answer = Answer()
+    async with connect(f"{gateway_url}?token={token}", open_timeout=10, max_size=None) as ws:
+        for _ in range(max_waits + 1):
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "ask", "question": question, "session_id": session_id}))
+            async with asyncio.timeout(timeout_s):
+                async for raw in ws:
+                    event = json.loads(raw)
+                    if on_event is not None:
+                        on_event(event)
+                    kind = event["type"]
+                    if kind == "token" and answer.first_token_s is None:
+                        answer.first_token_s = time.perf_counter() - sent
+                    elif kind == "citations":
+                        answer.citations = list(event["citations"])
+                    elif kind == "final":
+                        answer.text = event["text"]
+                        answer.seconds = time.perf_counter() - sent
+                        return answer
+                    elif kind == "error":
+                        if event.get("code") == "rate_limited" and event.get("retry_after_s") is not None:
+                            wait = float(event["retry_after_s"])
+                            answer.rate_limited_s += wait
+                            await asyncio.sleep(wait)
+                            break  # ask again
+                        raise AskFailed(str(event.get("code")), str(event.get("message")))
+    raise AskFailed("rate_limited", f"still rate-limited after waiting {answer.rate_limited_s:.0f}s")
