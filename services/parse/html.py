@@ -43,6 +43,10 @@ BLOCKS = frozenset(
      "section", "summary", "table", "tr", "ul"}
 )  # fmt: skip
 MAX_ELEMENTS = 1_000_000
+# Permalink marks next to headings and definitions (Sphinx/MkDocs, Jupyter, anchor.js, VitePress,
+# Docusaurus): a "¶" or "#" that belongs to no sentence.
+ANCHOR_CLASSES = frozenset({"headerlink", "anchor-link", "anchorjs-link", "header-anchor", "hash-link"})
+_DECLARED = re.compile(rb"<meta[^>]+charset|^\xef\xbb\xbf|^\xff\xfe|^\xfe\xff", re.I)
 
 # private-use code points: cannot come from the document once normalize_text-ed input is parsed
 _PARA, _LINE, _CELL, _HEAD = "\ue000", "\ue001", "\ue002", "\ue003"
@@ -59,8 +63,11 @@ def parse_html(path: Path, filename: str, max_elements: int = MAX_ELEMENTS) -> P
     kind = binary_kind(data[:SNIFF_BYTES])
     if kind is not None:
         raise ParseError("unsupported_type", f"{filename}: {kind}, not HTML")
-    # huge_tree: libxml2 otherwise stops nesting at depth 256 and silently drops the rest of the text
-    parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+    # huge_tree: libxml2 otherwise stops nesting at depth 256 and silently drops the rest of the text.
+    # A page that declares no charset is read as UTF-8 when it is valid UTF-8 (libxml2 would assume
+    # Latin-1 and turn every "¶" or "é" into two characters).
+    parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True,
+                                  encoding=_undeclared_utf8(data))  # fmt: skip
     try:
         root = lxml_html.document_fromstring(data, parser=parser)
     except (etree.ParserError, ValueError) as exc:
@@ -92,6 +99,22 @@ def parse_html(path: Path, filename: str, max_elements: int = MAX_ELEMENTS) -> P
     return ParsedDocument(title, HTML, _sections_or_empty(sections, filename), None)
 
 
+def _undeclared_utf8(data: bytes) -> str | None:
+    """ "utf-8" for a page without a BOM or a <meta> charset that decodes as UTF-8; else None (libxml2
+    follows the declaration)."""
+    if _DECLARED.search(data[:4096]):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "utf-8"
+
+
+def _is_permalink(el: Any) -> bool:
+    return bool(ANCHOR_CLASSES.intersection((el.get("class") or "").split()))
+
+
 def _walk(top: Any, filename: str, max_elements: int) -> tuple[list[str], str | None, str]:
     """One pass: the text with markers, the headings it refers to, and the first h1's text."""
     out: list[str] = []
@@ -120,7 +143,8 @@ def _walk(top: Any, filename: str, max_elements: int) -> tuple[list[str], str | 
                 raise ParseError("too_complex", f"{filename}: more than {max_elements} HTML elements")
             if skipping is not None or not tag:
                 continue
-            if tag in NOISE or el.get("hidden") is not None or (tag in CHROME and not in_article):
+            chrome = tag in CHROME and not in_article
+            if tag in NOISE or el.get("hidden") is not None or chrome or (tag == "a" and _is_permalink(el)):
                 skipping = el
                 continue
             if tag in ARTICLE:

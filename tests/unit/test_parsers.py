@@ -384,3 +384,37 @@ def test_corpus_is_deterministic_and_shares_some_entities(tmp_path: Path) -> Non
     assert max(counts) > 1
     assert min(counts) == 1
     assert len({d.marker for d in first.documents}) == len(first.documents)
+
+
+SPHINX = """<html><body><main>
+<h2>Checksums<a class="headerlink" href="#checksums" title="Link to this heading">\u00b6</a></h2>
+<dl class="py function"><dt class="sig sig-object py" id="pkg.checksum">
+<span class="sig-prename descclassname"><span class="pre">pkg.</span></span><span
+class="sig-name descname"><span class="pre">checksum</span></span><span class="sig-paren">(</span><em
+class="sig-param"><span class="n"><span class="pre">data</span></span></em><span class="optional">[</span>,
+<em class="sig-param"><span class="n"><span class="pre">value</span></span></em><span
+class="optional">]</span><span class="sig-paren">)</span><a
+class="headerlink" href="#pkg.checksum" title="Link to this definition">\u00b6</a></dt>
+<dd><p>Returns the checksum of <em>data</em>; the caf\u00e9 edition uses <code class="docutils literal"><span
+class="pre">pkg.checksum(data)</span></code> too.</p></dd></dl></main></body></html>"""
+
+
+def test_reference_html_reads_like_the_page(tmp_path: Path) -> None:
+    """Inline elements keep a signature intact, permalink marks are dropped, and a page without a
+    declared charset is read as UTF-8 (not Latin-1: "¶" and "é" stay one character)."""
+    page = tmp_path / "ref.html"
+    page.write_bytes(SPHINX.encode())
+    parsed = parse_document(page, "ref.html", None)
+    assert [s.title for s in parsed.sections] == ["Checksums"]
+    assert parsed.sections[0].text == (
+        "pkg.checksum(data[, value])\n\n"
+        "Returns the checksum of data; the caf\u00e9 edition uses pkg.checksum(data) too."
+    )
+
+
+def test_html_that_declares_its_charset_is_read_in_it(tmp_path: Path) -> None:
+    page = tmp_path / "latin.html"
+    page.write_bytes(
+        '<html><head><meta charset="iso-8859-1"></head><body><p>caf\u00e9</p></body></html>'.encode("latin-1")
+    )
+    assert parse_document(page, "latin.html", None).sections[0].text == "caf\u00e9"
