@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.chunk.app import chunk
+from services.chunk.app import chunk, in_thread
 from services.chunk.chunker import TokenChunker
 from services.common import ids
 from services.common.messages import ChunkCreated, DocumentIndexed, DocumentSubmitted, GraphExtracted
@@ -71,7 +71,7 @@ async def ingest_inprocess(
             parsed = await parse(submitted, blobs, max_bytes)
             report.seconds["parse"] += time.perf_counter() - t
             t = time.perf_counter()
-            chunks: list[ChunkCreated] = await chunk(parsed, blobs, chunker)
+            chunks: list[ChunkCreated] = await chunk(parsed, blobs, in_thread(chunker))
             report.seconds["chunk"] += time.perf_counter() - t
         except PoisonMessage as exc:
             report.failed[str(path)] = exc.reason

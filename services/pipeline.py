@@ -177,11 +177,10 @@ async def _register(
         )
     if "chunk" in stages:
         from services.chunk import app as chunk_app
-        from services.chunk.chunker import TokenChunker
+        from services.chunk.isolation import ChunkerPool
 
-        chunker = TokenChunker(
-            max_tokens=settings.models.chunk_max_tokens, overlap=settings.models.chunk_overlap_tokens
-        )
+        chunker = ChunkerPool(settings.models.chunk_max_tokens, settings.models.chunk_overlap_tokens)
+        stack.callback(chunker.close)
         chunk_app.register(broker, ctx, pipe.blobs, chunker, group("chunk"))
     if "embed" in stages:
         from services.embed import app as embed_app

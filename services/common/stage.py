@@ -150,15 +150,18 @@ class StageContext:
         await self.broker.publish(self.codec.encode(record, topic), topic, key=key.encode())
 
     async def publish_many(
-        self, spec: TopicSpec, records: Iterable[tuple[str, AvroRecord]], window: int = 500
+        self, spec: TopicSpec, records: Iterable[tuple[str, AvroRecord]], window: int = 100
     ) -> None:
-        """Publish and wait for every delivery report; ``window`` bounds what is in flight."""
+        """Publish and wait for every delivery report; ``window`` bounds what is in flight, and what
+        one turn of the event loop does: a 180,000-chunk document must not hold up a question (the
+        stages, the agent and the gateway share the loop in `ragstream up`)."""
         pending: list[Awaitable[Any]] = []
         for key, record in records:
             pending.append(self.publish(spec, record, key))
             if len(pending) >= window:
                 await asyncio.gather(*pending)
                 pending.clear()
+                await asyncio.sleep(0)  # let other handlers in between windows
         if pending:
             await asyncio.gather(*pending)
 
