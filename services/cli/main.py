@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from services.cli import documents, models, operate, query, stack
+from services.cli import documents, evaluate, models, operate, query, stack
 from services.cli.app import app, dlq_app, models_app
 
 for command in (
@@ -22,6 +22,7 @@ for command in (
     query.token,
 ):
     app.command()(command)
+app.command("eval")(evaluate.evaluate)
 app.command("topics")(operate.list_topics)
 dlq_app.command("list")(operate.dlq_list)
 dlq_app.command("replay")(operate.dlq_replay)

@@ -141,6 +141,37 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert missing.returncode == 1
     assert "no such file" in missing.stderr
 
+    # `ragstream eval` on a small golden set: published to its own tenant, measured, thresholds kept
+    golden = tmp_path / "golden"
+    (golden / "docs").mkdir(parents=True)
+    (golden / "docs" / "archive.md").write_text(
+        "# The Quillfeather archive\n\nThe Quillfeather archive opens at nine on weekdays.\n"
+    )
+    (golden / "docs" / "ferry.md").write_text(
+        "# Harbour ferry\n\nThe harbour ferry to Lanthorn Island leaves every forty minutes.\n"
+    )
+    questions = [
+        {"id": "q1", "question": "When does the Quillfeather archive open?", "kind": "named",
+         "sources": ["archive.md"], "facts": ["nine"], "conversation": None, "turn": 1},
+        {"id": "q2", "question": "How often does the harbour ferry leave?", "kind": "named",
+         "sources": ["ferry.md"], "facts": ["every forty minutes"], "conversation": "c1", "turn": 1},
+        {"id": "q3", "question": "Where does it go?", "kind": "followup",
+         "sources": ["ferry.md"], "facts": ["Lanthorn Island"], "conversation": "c1", "turn": 2},
+    ]  # fmt: skip
+    (golden / "golden.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+    report = tmp_path / "eval.json"
+    measured = cli("eval", "--golden", str(golden), "--json", str(report), "--min", "hit@1=1", env=env)
+    assert measured.returncode == 0, measured.stdout + measured.stderr
+    figures = json.loads(report.read_text())
+    assert figures["summary"]["questions"] == 3
+    assert figures["summary"]["hit@1"] == 1.0  # both standalone questions find their document first
+    assert [q["id"] for q in figures["questions"]] == ["q1", "q2", "q3"]
+    assert "nine" in figures["questions"][0]["answer"]
+    assert (home / "eval" / "runs.jsonl").read_text().count("\n") == 1
+    strict = cli("eval", "--golden", str(golden), "--no-publish", "--min", "fact=1.01", env=env)
+    assert strict.returncode == 1
+    assert "below the threshold: fact" in strict.stderr
+
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     assert "stopped cleanly" in log.read_text()

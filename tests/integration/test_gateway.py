@@ -301,6 +301,19 @@ async def test_rate_limit_in_redis_refuses_the_next_ask_with_retry_after(
         await ask(ws, "n=1")
 
 
+async def test_the_client_waits_out_the_rate_limit_instead_of_failing(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """`ragstream ask` and `eval` (services/gateway/client.py): with a bucket of 2 refilled at 2/s,
+    six asks in a row all get their answer; the later ones wait for the gateway's retry_after_s."""
+    from services.gateway.client import ask as client_ask
+
+    gw = await start_gateway(rate_capacity=2, rate_per_s=2)
+    answers = [await client_ask(gw.url, token(user="dave"), "n=1", "s1") for _ in range(6)]
+    assert all(a.text for a in answers)
+    assert sum(a.rate_limited_s for a in answers) > 0
+
+
 async def until_refused(ws: ClientConnection) -> dict[str, Any]:
     while True:  # events of the accepted asks may come first
         msg = await recv(ws)

@@ -1,0 +1,131 @@
+"""`ragstream eval`: measure answers on a golden set against the running stack or a remote one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from services.cli.app import HomeOpt, TenantOpt, TokenOpt, UrlOpt, api_for, console, err, fail, settings_for
+from services.eval import GOLDEN_DIR
+
+EVAL_TENANT = "eval"  # local runs publish the golden corpus apart from the user's documents
+
+
+def evaluate(
+    golden: Annotated[
+        Path, typer.Option(help="A golden set: a folder with golden.jsonl and docs/ (default: bundled).")
+    ] = GOLDEN_DIR,
+    publish: Annotated[
+        bool, typer.Option(help="Publish the set's documents first (a rerun changes nothing).")
+    ] = True,
+    minimum: Annotated[
+        list[str] | None,
+        typer.Option("--min", metavar="METRIC=VALUE", help="Fail (exit 1) below this, e.g. --min fact=0.9."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Ask only the first N questions (a quick check).")] = None,
+    as_json: Annotated[Path | None, typer.Option("--json", help="Write figures and answers here.")] = None,
+    tenant: TenantOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Run a golden set through the product and measure it: retrieval hit@1, hit@5 and MRR (search),
+    answers that contain the expected facts, cite an expected source, and say "I don't know" when the
+    corpus has no answer, with latency; overall and per kind of question. Locally the set is published
+    to the tenant `eval`. Each run is appended to $RAGSTREAM_HOME/eval/runs.jsonl."""
+    from services.cli.query import _gateway
+    from services.eval import golden as golden_set
+    from services.eval import metrics, runner
+
+    try:
+        thresholds = [metrics.parse_threshold(t) for t in minimum or []]
+        items = golden_set.load(golden)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    settings = settings_for(home)
+    tenant = tenant or (None if url else EVAL_TENANT)
+    api = api_for(settings, url, token, tenant)
+    if api is None:
+        raise fail("eval needs the running stack's API (`ragstream up`) or --url")
+    gateway_url, jwt = _gateway(settings, url, token, tenant)
+    target = runner.Target(api.url, gateway_url, jwt if url else api.token)
+    items = items[:limit] if limit else items
+    started = time.perf_counter()
+    if publish:
+        documents = golden_set.documents(golden)
+        err.print(f"publishing {len(documents)} documents of {golden} …")
+        failed = asyncio.run(runner.publish(target, golden))
+        if failed:
+            raise fail(f"{failed} golden documents were not indexed (see `ragstream dlq list`)")
+    err.print(f"asking {len(items)} questions …")
+    scores = asyncio.run(runner.run(target, items, on_scored=_progress))
+    summary = metrics.summarise(scores)
+    kinds = metrics.by_kind(scores)
+    _print(summary, kinds, scores)
+    record = {"at": time.time(), "golden": str(golden), "seconds": round(time.perf_counter() - started, 1),
+              "summary": summary, "by_kind": kinds}  # fmt: skip
+    history = settings.home / "eval" / "runs.jsonl"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with history.open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    if as_json:
+        details = [_detail(s) for s in scores]
+        as_json.write_text(json.dumps(record | {"questions": details}, indent=2))
+    missed = metrics.below(summary, thresholds)
+    if missed:
+        raise fail("below the threshold: " + "; ".join(missed))
+
+
+def _progress(scored: Any) -> None:
+    mark = "[red]error[/]" if scored.error else ("[green]ok[/]" if _passed(scored) else "[yellow]miss[/]")
+    item = scored.item
+    err.print(f"  {item.id} {item.kind:12} {mark}  {scored.seconds:.2f}s  {item.question}")
+
+
+def _passed(scored: Any) -> bool:
+    return bool(scored.fact and scored.cites) if scored.item.answerable else bool(scored.idk)
+
+
+def _fmt(value: float | None, percent: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0%}" if percent else f"{value:.2f}"
+
+
+def _print(summary: dict[str, Any], kinds: dict[str, dict[str, Any]], scores: list[Any]) -> None:
+    table = Table(title="golden set", show_lines=False)
+    columns = ("questions", "hit@1", "hit@5", "mrr", "fact", "cites", "idk", "false_idk", "p50_s")
+    table.add_column("kind")
+    for column in columns:
+        table.add_column(column, justify="right")
+    rows = [(k, v) for k, v in kinds.items() if v["questions"]] + [("all", summary)]
+    for name, row in rows:
+        table.add_row(
+            name,
+            *(
+                str(int(row[c])) if c == "questions" else _fmt(row[c], percent=c not in ("mrr", "p50_s"))
+                for c in columns
+            ),
+        )
+    console.print(table)
+    misses = [s for s in scores if not _passed(s)]
+    for s in misses[:20]:
+        idk = s.idk and s.item.answerable
+        why = s.error or ("said it does not know" if idk else "fact or citation missing")
+        console.print(f"[yellow]miss[/] {s.item.id} ({s.item.kind}): {s.item.question}  [dim]{why}[/]")
+    if len(misses) > 20:
+        console.print(f"[dim]… and {len(misses) - 20} more (see --json)[/]")
+
+
+def _detail(scored: Any) -> dict[str, Any]:
+    item = scored.item
+    return {"id": item.id, "kind": item.kind, "question": item.question, "rank": scored.rank,
+            "fact": scored.fact, "cites": scored.cites, "idk": scored.idk,
+            "seconds": round(scored.seconds, 3), "error": scored.error, "answer": scored.answer,
+            "cited": scored.cited}  # fmt: skip

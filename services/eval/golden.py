@@ -1,0 +1,67 @@
+"""A golden set on disk: ``golden.jsonl`` (one question per line) beside the ``docs/`` it is asked
+about (services/eval/golden/README.md has the format)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+
+KINDS = ("named", "paraphrase", "graph", "followup", "unanswerable")
+
+
+@dataclass(frozen=True)
+class GoldenItem:
+    id: str
+    question: str
+    kind: str
+    sources: tuple[str, ...]  # file names relative to docs/
+    facts: tuple[str, ...]
+    conversation: str | None = None
+    turn: int = 1
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+def load(root: Path) -> list[GoldenItem]:
+    """The questions of the set in ``root`` (a clear ValueError for a malformed line)."""
+    items = []
+    for number, line in enumerate((root / "golden.jsonl").read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            item = GoldenItem(
+                id=str(raw["id"]),
+                question=str(raw["question"]),
+                kind=str(raw["kind"]),
+                sources=tuple(raw.get("sources") or ()),
+                facts=tuple(raw.get("facts") or ()),
+                conversation=raw.get("conversation"),
+                turn=int(raw.get("turn") or 1),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"golden.jsonl line {number}: {exc}") from exc
+        if item.kind not in KINDS:
+            raise ValueError(f"golden.jsonl line {number}: kind {item.kind!r} is not one of {KINDS}")
+        items.append(item)
+    return items
+
+
+def documents(root: Path) -> list[Path]:
+    """Every document to publish (noise included), in a stable order."""
+    return sorted(p for p in (root / "docs").rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def sessions(items: list[GoldenItem]) -> Iterator[list[GoldenItem]]:
+    """The questions in asking order: a standalone question alone, a conversation's turns together
+    and in turn order (one chat session each)."""
+    standalone = [[i] for i in items if i.conversation is None]
+    talks = sorted((i for i in items if i.conversation is not None), key=lambda i: (i.conversation, i.turn))
+    yield from standalone
+    for _, turns in groupby(talks, key=lambda i: i.conversation):
+        yield list(turns)

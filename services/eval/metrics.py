@@ -1,0 +1,137 @@
+"""What an evaluation computes, from what the stack answered (pure: no network, no clock).
+
+Per question (``Outcome`` in, ``Scores`` out):
+
+* retrieval: the rank of the first search hit from an expected source → hit@1, hit@5, reciprocal
+  rank (answerable questions whose words stand alone: not a conversation's later turns);
+* ``fact``: every expected fact is in the answer (case-insensitive, whitespace-normalised, on word
+  boundaries: "5 minutes" is not found in "15 minutes");
+* ``cites``: a citation of the answer names an expected source;
+* ``idk``: an unanswerable question was answered "I don't know" (and nothing else was).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from services.eval.golden import KINDS, GoldenItem
+
+DONT_KNOW = re.compile(r"\b(i don't know|i do not know|don't know|not in the (indexed )?documents)\b", re.I)
+METRICS = ("hit@1", "hit@5", "mrr", "fact", "cites", "idk", "errors")
+
+
+@dataclass
+class Outcome:
+    """What the stack did with one question."""
+
+    answer: str = ""
+    cited: list[str] = field(default_factory=list)  # source file of each citation, in order
+    hits: list[str] = field(default_factory=list)  # source file of each search hit, best first
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Scores:
+    item: GoldenItem
+    rank: int | None  # 1-based rank of the first hit from an expected source (None: not found/not asked)
+    fact: bool
+    cites: bool
+    idk: bool  # answered "I don't know"
+    seconds: float
+    error: str | None = None
+    answer: str = ""
+    cited: list[str] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> bool:
+        """Counts towards retrieval: answerable, and its words stand alone (not a later turn)."""
+        return self.item.answerable and self.item.turn == 1
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def contains(answer: str, fact: str) -> bool:
+    """``fact`` occurs in ``answer`` on word boundaries (both normalised)."""
+    text, wanted = normalise(answer), normalise(fact)
+    if not wanted:
+        return False
+    left = r"\b" if wanted[0].isalnum() else ""
+    right = r"\b" if wanted[-1].isalnum() else ""
+    return re.search(left + re.escape(wanted) + right, text) is not None
+
+
+def says_dont_know(answer: str) -> bool:
+    return bool(DONT_KNOW.search(answer))
+
+
+def first_rank(hits: Sequence[str], sources: Iterable[str]) -> int | None:
+    wanted = set(sources)
+    return next((i for i, hit in enumerate(hits, 1) if hit in wanted), None)
+
+
+def score(item: GoldenItem, outcome: Outcome) -> Scores:
+    idk = says_dont_know(outcome.answer)
+    return Scores(
+        item=item,
+        rank=first_rank(outcome.hits, item.sources) if item.answerable else None,
+        fact=item.answerable and not idk and all(contains(outcome.answer, f) for f in item.facts),
+        cites=item.answerable and bool(set(outcome.cited) & set(item.sources)),
+        idk=idk,
+        seconds=outcome.seconds,
+        error=outcome.error,
+        answer=outcome.answer,
+        cited=list(outcome.cited),
+    )
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def summarise(scores: Sequence[Scores]) -> dict[str, float | None]:
+    """Every metric over ``scores`` (None where no question counts towards it)."""
+    ranked = [s for s in scores if s.ranked]
+    answerable = [s for s in scores if s.item.answerable]
+    unanswerable = [s for s in scores if not s.item.answerable]
+    seconds = sorted(s.seconds for s in scores if s.error is None)
+    return {
+        "questions": len(scores),
+        "hit@1": _mean([float(s.rank == 1) for s in ranked]),
+        "hit@5": _mean([float(s.rank is not None and s.rank <= 5) for s in ranked]),
+        "mrr": _mean([1 / s.rank if s.rank else 0.0 for s in ranked]),
+        "fact": _mean([float(s.fact) for s in answerable]),
+        "cites": _mean([float(s.cites) for s in answerable]),
+        "idk": _mean([float(s.idk) for s in unanswerable]),
+        "false_idk": _mean([float(s.idk) for s in answerable]),
+        "errors": float(sum(s.error is not None for s in scores)),
+        "p50_s": round(seconds[len(seconds) // 2], 3) if seconds else None,
+        "p95_s": round(seconds[min(len(seconds) - 1, int(len(seconds) * 0.95))], 3) if seconds else None,
+    }
+
+
+def by_kind(scores: Sequence[Scores]) -> dict[str, dict[str, float | None]]:
+    return {kind: summarise([s for s in scores if s.item.kind == kind]) for kind in KINDS}
+
+
+def parse_threshold(text: str) -> tuple[str, float]:
+    """``METRIC=VALUE`` (``--min fact=0.9``) → (metric, value); ValueError naming the metrics."""
+    name, sep, value = text.partition("=")
+    known = [m for m in METRICS if m != "errors"] + ["false_idk"]
+    if not sep or name not in known:
+        raise ValueError(f"--min wants METRIC=VALUE with METRIC one of {', '.join(known)}; got {text!r}")
+    return name, float(value)
+
+
+def below(summary: dict[str, float | None], thresholds: Sequence[tuple[str, float]]) -> list[str]:
+    """The thresholds a run misses, as sentences (empty: it passes)."""
+    missed = []
+    for name, minimum in thresholds:
+        got = summary.get(name)
+        if got is None or got < minimum:
+            missed.append(f"{name} = {got} < {minimum}")
+    return missed

@@ -1,0 +1,97 @@
+"""Runs a golden set against a deployment through its public surfaces only — the HTTP API (publish,
+search) and the chat gateway (ask) — so it measures a local `ragstream up` and a remote cluster alike.
+
+Documents are published under ``golden://<path>`` (content-addressed: publishing the same set again
+changes nothing) and every answer's citations are mapped back to those paths. The questions of one
+conversation share a chat session, in turn order; the others each get a session of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.eval.golden import GoldenItem, documents, sessions
+from services.eval.metrics import Outcome, Scores, score
+from services.gateway.client import AskFailed, ask
+
+SCHEME = "golden://"
+
+
+@dataclass(frozen=True)
+class Target:
+    api_url: str
+    gateway_url: str
+    token: str
+
+
+def source_of(uri: str) -> str:
+    """``golden://noise/x.md`` → ``noise/x.md`` (anything else: unchanged)."""
+    return uri[len(SCHEME) :] if uri.startswith(SCHEME) else uri
+
+
+async def publish(target: Target, root: Path, on_done: Callable[[str, str], None] | None = None) -> int:
+    """Publish every document of the set and wait until each is indexed; how many failed."""
+    docs = documents(root)
+    failed = 0
+    gate = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=target.api_url, timeout=900,
+                                 headers={"Authorization": f"Bearer {target.token}"}) as http:  # fmt: skip
+
+        async def one(path: Path) -> None:
+            nonlocal failed
+            name = path.relative_to(root / "docs").as_posix()
+            params: dict[str, str | int] = {
+                "filename": path.name, "source_uri": SCHEME + name, "wait": "true", "timeout_s": 600
+            }  # fmt: skip
+            async with gate:
+                data = await asyncio.to_thread(path.read_bytes)
+                reply = await http.post("/v1/documents", params=params, content=data)
+            status = str(reply.json().get("status")) if reply.is_success else f"HTTP {reply.status_code}"
+            failed += status != "indexed"
+            if on_done is not None:
+                on_done(name, status)
+
+        await asyncio.gather(*(one(p) for p in docs))
+    return failed
+
+
+async def search(http: httpx.AsyncClient, question: str, k: int = 5) -> list[str]:
+    body: dict[str, Any] = (await http.get("/v1/search", params={"q": question, "k": k})).json()
+    return [source_of(str(chunk.get("source_uri", ""))) for chunk in body.get("chunks", [])]
+
+
+async def run(
+    target: Target, items: list[GoldenItem], on_scored: Callable[[Scores], None] | None = None
+) -> list[Scores]:
+    """Ask every question (sessions one after another, so latencies are not queueing) and score it."""
+    scored: list[Scores] = []
+    async with httpx.AsyncClient(base_url=target.api_url, timeout=120,
+                                 headers={"Authorization": f"Bearer {target.token}"}) as http:  # fmt: skip
+        for session in sessions(items):
+            session_id = f"eval-{uuid.uuid4().hex[:12]}"
+            for item in session:
+                outcome = Outcome()
+                if item.turn == 1:
+                    outcome.hits = await search(http, item.question)
+                started = time.perf_counter()
+                try:
+                    answer = await ask(target.gateway_url, target.token, item.question, session_id)
+                    outcome.answer = answer.text
+                    outcome.cited = [source_of(str(c.get("source_uri", ""))) for c in answer.citations]
+                    outcome.seconds = answer.seconds
+                except (AskFailed, OSError, TimeoutError) as exc:
+                    outcome.error = str(exc)
+                    outcome.seconds = time.perf_counter() - started
+                result = score(item, outcome)
+                scored.append(result)
+                if on_scored is not None:
+                    on_scored(result)
+    return scored
