@@ -29,6 +29,8 @@ async def embedded_broker(settings: Settings) -> AsyncIterator[str]:
     settings.home.mkdir(parents=True, exist_ok=True)
     objects: ObjectServer | None = None
     if settings.kafka.storage == "durable":
+        kafka = settings.kafka
+        kafka.chat_fetch_max_wait_ms = max(kafka.chat_fetch_max_wait_ms, kafka.DURABLE_MIN_WAIT_MS)
         objects = ObjectServer(settings.broker_dir, log_file=settings.home / "broker-storage.log").start()
         storage, env = f"s3://{objects.BUCKET}/", objects.tansu_env()
         tansu = TansuBroker(storage, log_file=settings.home / "tansu.log", env=env)

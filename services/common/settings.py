@@ -49,16 +49,14 @@ class KafkaSettings(BaseModel):
     ssl_ca_location: str | None = None  # a CA bundle; unset = the system's
 
     # Tansu 0.6's durable (s3) engine lists a partition's batches on every fetch and answers empty
-    # once the fetch's own wait has passed (docs/architecture.md): a 5 ms wait starved the chat
-    # path after ~150 batches. Interactive consumers wait at least this long there.
+    # once the fetch's own wait has passed (docs/architecture.md): a 5 ms wait starved the chat path
+    # after ~150 batches. The embedded broker raises the chat path's wait to this when it starts
+    # on durable storage (services/bootstrap/adapters.py: embedded_broker).
     DURABLE_MIN_WAIT_MS: ClassVar[int] = 50
 
-    def interactive_wait_ms(self, wanted: int | None = None) -> int:
-        """The fetch wait of an interactive consumer (``wanted``, default ``chat_fetch_max_wait_ms``),
-        raised to ``DURABLE_MIN_WAIT_MS`` on the embedded broker's durable storage."""
-        wait = self.chat_fetch_max_wait_ms if wanted is None else wanted
-        embedded_durable = self.bootstrap is None and self.storage == "durable"
-        return max(wait, self.DURABLE_MIN_WAIT_MS) if embedded_durable else wait
+    def interactive_wait_ms(self) -> int:
+        """The fetch wait of an interactive consumer (the agent nodes, the gateway's replies)."""
+        return self.chat_fetch_max_wait_ms
 
 
 class StoreSettings(BaseModel):

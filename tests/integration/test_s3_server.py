@@ -217,11 +217,12 @@ def test_a_consumer_keeps_up_with_a_long_partition_on_the_durable_broker(tmp_pat
     """Tansu's s3 engine lists a partition on every fetch and answers empty once the fetch's wait
     has passed: with the chat path's old 5 ms wait a consumer stalled for good after ~150 batches.
     With the wait the settings give interactive consumers on this storage, 400 batches read through."""
-    wait = KafkaSettings().interactive_wait_ms()
-    assert wait >= KafkaSettings.DURABLE_MIN_WAIT_MS
+    settings = Settings(home=tmp_path / "home")
 
     async def run() -> tuple[int, int]:
-        async with embedded_broker(Settings(home=tmp_path / "home")) as bootstrap:
+        async with embedded_broker(settings) as bootstrap:
+            wait = settings.kafka.interactive_wait_ms()
+            assert wait >= KafkaSettings.DURABLE_MIN_WAIT_MS
             admin = AdminClient({"bootstrap.servers": bootstrap})
             admin.create_topics([NewTopic("replies", 1, 1)])["replies"].result()
             producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0})
