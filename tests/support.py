@@ -156,7 +156,10 @@ async def chat_stack(
         watcher.close()
         assert {o.status for o in outcomes} == {"indexed"}, outcomes
         redis = Redis.from_url("redis://127.0.0.1:6379/0")
-        config = GatewayConfig(redis_prefix=f"test:{label}:{uuid.uuid4().hex[:6]}:")
+        config = GatewayConfig(
+            redis_prefix=f"test:{label}:{uuid.uuid4().hex[:6]}:",
+            request_timeout_s=settings.gateway.request_timeout_s,
+        )
         try:
             async with Gateway(stack.bootstrap, names, secret, redis, config=config) as gateway:
                 yield stack, gateway
