@@ -18,6 +18,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -87,32 +88,32 @@ def cases(big_mb: float) -> list[Case]:
     ]
 
 
-class MemorySampler:
-    def __init__(self) -> None:
-        self.me = psutil.Process()
+class TreeMemory(threading.Thread):
+    """Samples the resident memory of a process and all its descendants."""
+
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.every_s = every_s
         self.peak = 0
-        self._task: asyncio.Task[None] | None = None
+        self.timeline: list[tuple[float, int]] = []
+        self.stopped = threading.Event()
 
     def now(self) -> int:
         total = 0
-        for proc in [self.me, *self.me.children(recursive=True)]:
+        for proc in [self.root, *self.root.children(recursive=True)]:
             try:
                 total += proc.memory_info().rss
             except psutil.Error:
                 continue
         return total
 
-    async def _run(self) -> None:
-        while True:
-            self.peak = max(self.peak, self.now())
-            await asyncio.sleep(0.2)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    def run(self) -> None:
+        started = time.monotonic()
+        while not self.stopped.wait(self.every_s):
+            rss = self.now()
+            self.peak = max(self.peak, rss)
+            self.timeline.append((time.monotonic() - started, rss))
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,7 +129,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings.kafka.storage = "memory"
     names = TopicNames(prefix=f"h{uuid.uuid4().hex[:8]}.")
     rows: list[dict[str, Any]] = []
-    sampler = MemorySampler()
+    sampler = TreeMemory(os.getpid(), every_s=0.2)
     async with (
         embedded_broker(settings) as bootstrap,
         run_pipeline(settings, bootstrap=bootstrap, names=names, embedder=LocalEmbedder()) as pipe,
@@ -169,7 +170,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{f' ({chunks} chunks)' if chunks else '':16} probe {probe_status} in {probe_s:.2f}s",
                 flush=True,
             )
-        await sampler.stop()
+        sampler.stopped.set()
+        sampler.join()
     peak_mb = (sampler.peak - idle) / 2**20
     idle_mb, top_mb = idle / 2**20, sampler.peak / 2**20
     print(f"idle {idle_mb:.0f} MB (process + children), peak {top_mb:.0f} MB: +{peak_mb:.0f} MB")

@@ -18,17 +18,15 @@ import argparse
 import asyncio
 import json
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 from bench.chat import pct
-from bench.hostile import prose
+from bench.hostile import TreeMemory, prose
 from bench.scale import Deployment, embedded
 
 QUIET_DOCS = {
@@ -47,34 +45,6 @@ QUESTIONS = [
     "How warm is the tropical wing?",
     "How do readers book a desk?",
 ]
-
-
-class TreeMemory(threading.Thread):
-    """Samples the resident memory of a process and all its descendants."""
-
-    def __init__(self, pid: int, every_s: float = 0.5) -> None:
-        super().__init__(daemon=True)
-        self.root = psutil.Process(pid)
-        self.every_s = every_s
-        self.peak = 0
-        self.timeline: list[tuple[float, int]] = []
-        self.stopped = threading.Event()
-
-    def now(self) -> int:
-        total = 0
-        for proc in [self.root, *self.root.children(recursive=True)]:
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                continue
-        return total
-
-    def run(self) -> None:
-        started = time.monotonic()
-        while not self.stopped.wait(self.every_s):
-            rss = self.now()
-            self.peak = max(self.peak, rss)
-            self.timeline.append((time.monotonic() - started, rss))
 
 
 async def answer(url: str, secret: str, tenant: str, question: str) -> float | None:
