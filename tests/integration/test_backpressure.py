@@ -53,7 +53,16 @@ class Flaky:
         if self.mode == "slow":
             await asyncio.sleep(2.0)  # beyond the client's timeout
         body = await request.json()
-        vectors = await self.model.embed(body["input"])
+        # Like a real model server, work for a client that gave up is dropped: otherwise every timed-out
+        # try still costs a forward pass and, on a loaded machine, the passes owed outgrow the time
+        # between tries and no answer ever arrives within the client's timeout.
+        work = asyncio.ensure_future(self.model.embed(body["input"]))
+        while not work.done():
+            if await request.is_disconnected():
+                work.cancel()
+                return Response(status_code=499)
+            await asyncio.wait({work}, timeout=0.05)
+        vectors = work.result()
         self.served += len(vectors)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         return JSONResponse({"object": "list", "data": data, "model": body["model"]})
@@ -105,7 +114,7 @@ async def pipeline_and_server(
     )
     settings.kafka.partitions = 2
     client = HttpEmbedder(
-        f"http://127.0.0.1:{server.port}", "all-MiniLM-L6-v2", dim=384, attempts=2, timeout_s=0.5
+        f"http://127.0.0.1:{server.port}", "all-MiniLM-L6-v2", dim=384, attempts=2, timeout_s=1.0
     )
     try:
         async with run_pipeline(settings, bootstrap=kafka_bootstrap, names=names, embedder=client) as pipe:
@@ -137,7 +146,7 @@ async def test_model_outage_pauses_then_indexes_everything_once(
 
     # 1. nobody listens on the port: connection refused → pauses, not dead letters
     await until(lambda: embed.pauses >= 2)
-    # 2. a server that answers too slowly (client timeout 0.5 s) → more pauses
+    # 2. a server that answers too slowly (client timeout 1 s) → more pauses
     server.state.mode = "slow"
     await server.start()
     await until(lambda: "slow" in server.state.modes_seen and embed.pauses >= 4)

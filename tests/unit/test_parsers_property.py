@@ -3,15 +3,18 @@ known reason: never another exception (which would dead-letter as a generic fail
 
 from __future__ import annotations
 
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.parse.parsers import PARSE_ERROR_REASONS, ParseError, parse_document
 
 NAMES = ("a.txt", "a.md", "a.html", "a.pdf", "a.docx", "noext")
+CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ufffd]")
 HEADS = (b"", b"%PDF-1.7\n", b"PK\x03\x04", b"<html><body>", b"# Title\n\n", b"\xef\xbb\xbf", b"\xff\xfe")
 
 
@@ -36,8 +39,13 @@ def test_any_bytes_parse_or_fail_with_a_known_reason(name: str, head: bytes, bod
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=3000))
+@example("o\ufb00ice")  # found by CI: the ligature is read as "ff"
+@example("wo\x00rd")  # a control character inside a word is dropped
 def test_any_text_in_markdown_html_or_txt_keeps_its_words(text: str) -> None:
-    """Text that parses keeps its letters: nothing silently dropped beyond markup and whitespace."""
+    """Text that parses keeps its letters: nothing silently dropped beyond markup and whitespace.
+    The parser maps compatibility forms on purpose (the ligature "\ufb00" reads as "ff", so a search
+    for "office" finds it) and drops control characters, so a word may come from the text with those
+    two rules applied instead."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.txt"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -51,5 +59,6 @@ def test_any_text_in_markdown_html_or_txt_keeps_its_words(text: str) -> None:
         if reason:
             return
         words = [w for w in parsed.text.split() if w.isalpha() and w.isascii()]
+        compatible = CONTROLS.sub("", unicodedata.normalize("NFKC", text))
         for word in words:
-            assert word in text
+            assert word in text or word in compatible
