@@ -210,11 +210,15 @@ async def run_agent_workers(
         client_id=f"{settings.kafka.client_id}-agent",
         graceful_timeout=10.0,
         logger=None,
-        enable_idempotence=True,
+        enable_idempotence=settings.kafka.chat_idempotence,
         acks="all",
         # Small requests (one reply event, one state) back to back: Nagle would hold each behind the
-        # previous one's ACK.
-        config={"socket.nagle.disable": True, **kafka_conf.security()},  # type: ignore[arg-type]
+        # previous one's ACK. Without idempotence, one request in flight keeps each partition's order.
+        config={  # type: ignore[arg-type]
+            "socket.nagle.disable": True,
+            **kafka_conf.security(),
+            **({} if settings.kafka.chat_idempotence else {"max.in.flight.requests.per.connection": 1}),
+        },
     )
     ctx = StageContext(
         broker, make_codec(settings.kafka.schema_registry_url), names, settings.pipeline, settings.kafka

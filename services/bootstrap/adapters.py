@@ -31,6 +31,7 @@ async def embedded_broker(settings: Settings) -> AsyncIterator[str]:
     if settings.kafka.storage == "durable":
         kafka = settings.kafka
         kafka.chat_fetch_max_wait_ms = max(kafka.chat_fetch_max_wait_ms, kafka.DURABLE_MIN_WAIT_MS)
+        kafka.chat_idempotence = False
         objects = ObjectServer(settings.broker_dir, log_file=settings.home / "broker-storage.log").start()
         storage, env = f"s3://{objects.BUCKET}/", objects.tansu_env()
         tansu = TansuBroker(storage, log_file=settings.home / "tansu.log", env=env)

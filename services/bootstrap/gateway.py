@@ -25,6 +25,7 @@ def gateway_config(settings: Settings) -> Any:
         "replication_factor": kafka.replication_factor,
         "redis_prefix": f"ragstream:{settings.deployment()}:gw:",
         "fetch_max_wait_ms": kafka.interactive_wait_ms(),
+        "producer_idempotence": kafka.chat_idempotence,
     }
     instance = gw.instance_id or (f"{socket.gethostname()}-{gw.port}" if gw.port else None)
     if instance:

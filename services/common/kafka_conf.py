@@ -44,3 +44,13 @@ def security() -> dict[str, str]:
 def client(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """A confluent-kafka client config: the bootstrap servers, the process's security, ``extra``."""
     return {"bootstrap.servers": bootstrap, **_security, **extra}
+
+
+def delivery(idempotent: bool) -> dict[str, Any]:
+    """How a producer delivers: acks from every replica and, retries or not, each partition's order
+    kept. Idempotent, the broker drops a retried batch it already has; without idempotence, one request
+    in flight per connection keeps the order and a retry may duplicate a record (the chat path's
+    consumers drop repeats by request and seq: KafkaSettings.chat_idempotence)."""
+    if idempotent:
+        return {"enable.idempotence": True, "acks": "all"}
+    return {"enable.idempotence": False, "acks": "all", "max.in.flight.requests.per.connection": 1}

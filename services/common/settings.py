@@ -36,6 +36,12 @@ class KafkaSettings(BaseModel):
     # durable embedded broker every request is an object write), at a cost of milliseconds per hop.
     linger_ms: int = Field(default=5, ge=0)
     chat_fetch_max_wait_ms: int = 5
+    # The chat path's producers (gateway, agent nodes) with broker-side idempotence. Off on the durable
+    # embedded broker (set when it starts): Tansu 0.6 keeps every idempotent producer's sequences in
+    # one cluster-wide object rewritten on each produce, so a question queued behind every batch of a
+    # large ingest (bench/pressure). Off, order is kept with one request in flight and a retried
+    # reply event is dropped by the gateway (seq), a retried step handled twice gives the same events.
+    chat_idempotence: bool = True
     # Messages each agent node (plan, retrieve, tool, respond) handles at once; offsets are still
     # committed in order, so a crash loses nothing (services/agent/workers.py: InFlight).
     agent_concurrency: int = Field(default=16, ge=1)

@@ -36,6 +36,7 @@ class GatewayConfig:
     fetch_max_wait_ms: int = 5  # reply consumer long-poll; bounds the reply hop's latency on Tansu
     # Batching the questions' produce would add this much to every time to first token.
     producer_linger_ms: float = 0.0
+    producer_idempotence: bool = True  # KafkaSettings.chat_idempotence
     # The agent sent nothing for this long: the client gets error agent_timeout and the request ends.
     request_timeout_s: float = 30.0
     # Sockets one user may hold on one instance; one more is closed with 4429 (idle sockets cost memory).

@@ -96,9 +96,8 @@ class ReplyChannel:
             raise RuntimeError(f"reply topic {self.reply_topic} has no partitions")
         self._producer = Producer(
             kafka_conf.client(self.bootstrap)
+            | kafka_conf.delivery(self.config.producer_idempotence)
             | {
-                "enable.idempotence": True,
-                "acks": "all",
                 "linger.ms": self.config.producer_linger_ms,
                 "client.id": f"gateway-{self.config.gateway_id}",
             }
