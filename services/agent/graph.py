@@ -23,6 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
+from services.agent.answer import Answerer, lexical_answer
 from services.common.messages import AgentState, Citation, Passage
 
 log = structlog.get_logger("ragstream.agent")
@@ -50,85 +51,11 @@ WEB_ASK = re.compile(
 )
 CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(?P<code>.*?)```", re.DOTALL | re.IGNORECASE)
 PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "about",
-        "tell",
-        "please",
-        "show",
-        "give",
-        "find",
-        "list",
-    ]
-)
 ROUTE: dict[str, Literal["retrieve", "tool", "respond"]] = {
     "RETRIEVE": "retrieve",
     "TOOL": "tool",
     "DIRECT": "respond",
 }
-DONT_KNOW = "I don't know: nothing in the indexed documents answers that."
 
 
 @dataclass(frozen=True)
@@ -158,6 +85,8 @@ class AgentDeps:
     web_search: Callable[[str], Awaitable[list[str]]] | None = None  # only when configured
     hyde: bool = False  # with an LLM: retrieve with a hypothetical answer passage added to the query
     max_tokens: int = 384
+    # The extractive answer and "I don't know" gate (services/agent/answer.py); None = word overlap only.
+    answer: Answerer | None = None
 
 
 def _emit_from(config: Any) -> Emit:
@@ -215,57 +144,6 @@ def decide(
 
 
 # -------------------------------------------------------------------------------------- respond
-def _terms(text: str) -> set[str]:
-    return {w.lower()[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2}
-
-
-def extractive_answer(
-    query: str, passages: Sequence[Passage], max_sentences: int = 3
-) -> tuple[str, list[Citation]]:
-    """The best-matching sentences of the retrieved passages, each cited as [n]; ``DONT_KNOW`` when no
-    sentence shares enough of the query's content words."""
-    wanted = _terms(query)
-    if not wanted or not passages:
-        return DONT_KNOW, []
-    need = max(1, (len(wanted) + 1) // 2)
-    scored: list[tuple[int, int, int, str]] = []
-    for rank, passage in enumerate(passages):
-        for position, sentence in enumerate(SENTENCE.split(passage.text)):
-            overlap = len(wanted & _terms(sentence))
-            if overlap >= need:
-                scored.append((-overlap, rank, position, sentence.strip()))
-    if not scored:
-        return DONT_KNOW, []
-    scored.sort()
-    chosen: list[tuple[int, str]] = []
-    seen: set[str] = set()
-    for _, rank, _, sentence in scored:
-        if sentence not in seen:
-            seen.add(sentence)
-            chosen.append((rank, sentence))
-        if len(chosen) == max_sentences:
-            break
-    numbers: dict[int, int] = {}
-    citations: list[Citation] = []
-    parts = []
-    for rank, sentence in chosen:
-        if rank not in numbers:
-            numbers[rank] = len(numbers) + 1
-            p = passages[rank]
-            citations.append(
-                Citation(
-                    n=numbers[rank],
-                    chunk_id=p.chunk_id,
-                    doc_id=p.doc_id,
-                    title=p.title,
-                    source_uri=p.source_uri,
-                    page=p.page,
-                )
-            )
-        parts.append(f"{sentence} [{numbers[rank]}]")
-    return " ".join(parts), citations
-
-
 def tool_answer(state: AgentState) -> str:
     if state.tool_error:
         return f"The {state.tool} tool could not finish: {state.tool_error}"
@@ -543,7 +421,10 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         elif state.cached:
             answer, citations = state.answer, list(state.citations)
         else:
-            answer, citations = extractive_answer(query, state.passages)
+            if deps.answer is not None:
+                answer, citations = await deps.answer(query, state.passages)
+            else:
+                answer, citations = lexical_answer(query, state.passages)
             # The extractive gate decides whether anything relevant came back: the model is never
             # asked to answer from passages that share nothing with the question.
             if deps.llm is not None and citations:

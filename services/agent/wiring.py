@@ -9,16 +9,19 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
+from services.agent.answer import SentenceAnswerer, lexical_answer
 from services.agent.graph import AgentDeps, RetrievedContext, build_graph
-from services.common.messages import AgentState, ChatTurn, Passage
+from services.common.messages import AgentState, ChatTurn, Citation, Passage
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import Embedder
+from services.models.http import ModelUnavailable
 from services.models.llm import ChatModel
 from services.models.reranker import Reranker
 from services.retrieve.search import graph_facts, search
 from services.stores.cache import CachedAnswer, SemanticCache
 from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
+from services.stores.vectors_edge import keywords
 
 log = structlog.get_logger("ragstream.agent")
 
@@ -78,6 +81,7 @@ def agent_deps(
     web_search: Callable[[str], Awaitable[list[str]]] | None = None,
     hyde: bool = False,
     max_tokens: int = 384,
+    score_sentences: bool = True,
 ) -> AgentDeps:
     from services.tool.calculator import evaluate, extract_expression
     from services.tool.sandbox import run_python
@@ -116,6 +120,21 @@ def agent_deps(
             lines.append(f"{where}: {' '.join(c.text.split())[:140]}")
         return lines
 
+    def names_a_person(text: str) -> bool:
+        return any(e.label == "Person" for e in extractor.extract(text).entities)
+
+    scorer = SentenceAnswerer(
+        lambda texts: embedder.embed(texts, interactive=True), keywords, person=names_a_person
+    )
+
+    async def answer(query: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
+        """Sentences scored with the embedder; by word overlap alone while the embedder is out."""
+        try:
+            return await scorer(query, passages)
+        except ModelUnavailable as exc:
+            log.warning("embedder unavailable: answering by word overlap", error=str(exc))
+            return lexical_answer(query, passages)
+
     def entities_in(text: str) -> list[str]:
         return [e.name for e in extractor.extract(text).entities]
 
@@ -133,6 +152,7 @@ def agent_deps(
         web_search=web_search,
         hyde=hyde,
         max_tokens=max_tokens,
+        answer=answer if score_sentences else None,
     )
 
 

@@ -76,5 +76,6 @@ async def agent_runtime(
         web_search=web_search,
         hyde=settings.models.llm_hyde,
         max_tokens=settings.models.llm_max_tokens,
+        score_sentences=embedder is not None,
     )
     return deps, cache

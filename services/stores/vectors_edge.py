@@ -73,6 +73,12 @@ def sparse_document(payload: Mapping[str, Any]) -> qe.SparseVector | None:
     return vector if vector.indices else None
 
 
+def keywords(text: str) -> frozenset[int]:
+    """The keyword ids BM25 indexes for ``text``: words tokenized, lower-cased, stopwords dropped and
+    stemmed ("booked" and "book" share one), as the keyword index sees them."""
+    return frozenset(_BM25.embed_query(text).indices)
+
+
 def sparse_query(text: str) -> qe.SparseVector | None:
     """BM25 query vector (weight 1 per distinct token); None when ``text`` has no indexable token."""
     vector = _BM25.embed_query(text)
@@ -397,6 +403,7 @@ __all__ = [
     "CollectionNotFoundError",
     "EdgeVectorIndex",
     "check_name",
+    "keywords",
     "point_id",
     "prefetch_limit",
     "require_filter",

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.agent.graph import DONT_KNOW
+from services.agent.answer import DONT_KNOW
 from services.agent.wiring import ask_inprocess, compile_agent, new_state
 from services.common import ids
 from services.common.messages import AgentState

@@ -1,0 +1,184 @@
+"""Extractive answers on the bundled golden set, answerers side by side (no LLM).
+
+The set is indexed once in this process (the in-process stages into qdrant-edge and a FalkorDB
+child); every question then runs through the agent graph once per answerer. Retrieval is the same for
+all of them, so the columns differ only in how the answer is chosen from the same passages:
+
+* ``lexical``: word overlap with a half-the-words gate (the answer before issue 11.3);
+* ``sentences``: sentences scored by meaning and words, the gate on the best one (the default).
+
+    python -m bench.answers                # the table
+    python -m bench.answers --explain      # plus the best candidates of every miss
+
+``ragstream eval`` measures a running stack end to end (gateway, Kafka, cache); this measures only the
+answer step, in about a minute, which is what tuning the answerer needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from services.agent.answer import SentenceAnswerer
+from services.agent.graph import build_graph
+from services.agent.wiring import agent_deps, ask_inprocess, new_state
+from services.chunk.chunker import TokenChunker
+from services.eval import GOLDEN_DIR
+from services.eval.golden import GoldenItem, documents, load, sessions
+from services.eval.metrics import Outcome, Scores, by_kind, score, summarise
+from services.extract_graph.extractor import RuleExtractor
+from services.index.app import Indexer
+from services.index.ledger import SqliteLedger
+from services.inprocess import discard, ingest_inprocess
+from services.models.embedder import LocalEmbedder
+from services.stores.blobs import LocalBlobStore
+from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
+from services.stores.vectors_edge import EdgeVectorIndex, keywords
+
+TENANT = "eval"
+ALIAS = "chunks"
+COLUMNS = ("hit@1", "hit@5", "fact", "cites", "idk", "false_idk")
+
+
+def names_a_person(text: str, extractor: RuleExtractor = RuleExtractor()) -> bool:
+    return any(e.label == "Person" for e in extractor.extract(text).entities)
+
+
+def source_of(uri: str, docs: Path) -> str:
+    path = Path(uri.removeprefix("file://"))
+    return path.relative_to(docs.resolve()).as_posix() if path.is_relative_to(docs.resolve()) else uri
+
+
+async def ask_all(
+    graph: Any, items: list[GoldenItem], hits: dict[str, list[str]], docs: Path
+) -> list[Scores]:
+    scored = []
+    for session in sessions(items):
+        history: list[tuple[str, str]] = []
+        for item in session:
+            state = new_state(uuid.uuid4().hex, TENANT, item.question, history)
+            started = time.perf_counter()
+            final = None
+            async for event in ask_inprocess(graph, state):
+                if event["type"] == "final":
+                    final = event["state"]
+            assert final is not None
+            outcome = Outcome(
+                answer=final.answer,
+                cited=[source_of(c.source_uri, docs) for c in final.citations],
+                hits=hits.get(item.id, []),
+                seconds=time.perf_counter() - started,
+            )
+            history += [("user", item.question), ("assistant", final.answer)]
+            scored.append(score(item, outcome))
+    return scored
+
+
+def table(results: dict[str, list[Scores]]) -> str:
+    names = list(results)
+    lines = [f"{'':<22}" + "".join(f"{n:>12}" for n in names)]
+    overall = {n: summarise(s) for n, s in results.items()}
+    kinds = {n: by_kind(s) for n, s in results.items()}
+    for metric in COLUMNS:
+        lines.append(f"{metric:<22}" + "".join(f"{_fmt(overall[n][metric]):>12}" for n in names))
+    for kind in kinds[names[0]]:
+        for metric in ("fact", "cites", "idk", "false_idk"):
+            values = [kinds[n][kind][metric] for n in names]
+            if any(v is not None for v in values):
+                lines.append(f"{kind + ' ' + metric:<22}" + "".join(f"{_fmt(v):>12}" for v in values))
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def right(s: Scores) -> bool:
+    return s.fact if s.item.answerable else s.idk
+
+
+async def explain(scorer: SentenceAnswerer, deps: Any, scores: list[Scores], before: list[Scores]) -> None:
+    """The best candidates of every question the sentence answerer got wrong (the question as asked:
+    a follow-up's rewritten query may differ)."""
+    was = {s.item.id: right(s) for s in before}
+    for s in scores:
+        if right(s):
+            continue
+        context = await deps.retrieve(s.item.question, TENANT, deps.top_k)
+        ranked = await scorer.score(s.item.question, context.passages)
+        mark = " (lexical: right)" if was.get(s.item.id) else ""
+        print(f"\n{s.item.id} [{s.item.kind}]{mark} {s.item.question}  facts={list(s.item.facts)}")
+        print(f"  answer: {s.answer[:160]}")
+        for c in ranked[:4]:
+            print(
+                f"  {scorer.value(c):.3f} sem={c.semantic:.3f} lex={c.lexical:.2f} shaped={c.shaped:d} "
+                f"p{c.rank}: {c.text[:110]}"
+            )
+
+
+async def main(golden: Path, explain_misses: bool) -> None:
+    items = load(golden)
+    docs = golden / "docs"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        embedder = LocalEmbedder()
+        vectors = EdgeVectorIndex(root / "vectors")
+        with FalkorServer(root / "graph") as server:
+            graph = await FalkorGraphStore.connect(server.host, server.port)
+            indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), ALIAS)
+            started = time.perf_counter()
+            report = await ingest_inprocess(
+                documents(golden),
+                TENANT,
+                blobs=LocalBlobStore(root / "blobs"),
+                chunker=TokenChunker(),
+                embedder=embedder,
+                extractor=RuleExtractor(),
+                indexer=indexer,
+            )
+            print(f"indexed {len(report.indexed)} documents, {report.chunks} chunks in "
+                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+            deps = agent_deps(embedder, vectors, graph, ALIAS)
+            hits = {}
+            for item in items:
+                if item.turn == 1 and item.answerable:
+                    found = await deps.retrieve(item.question, TENANT, 5)
+                    hits[item.id] = [source_of(p.source_uri, docs) for p in found.passages]
+            scorer = SentenceAnswerer(
+                lambda texts: embedder.embed(texts, interactive=True), keywords, person=names_a_person
+            )
+            answerers = {
+                "lexical": dataclasses.replace(deps, answer=None),
+                "sentences": deps,  # the product's wiring
+            }
+            results: dict[str, list[Scores]] = {}
+            for name, variant in answerers.items():
+                started = time.perf_counter()
+                results[name] = await ask_all(build_graph(variant), items, hits, docs)
+                print(f"{name}: {len(items)} questions in {time.perf_counter() - started:.1f} s")
+            print()
+            print(table(results))
+            if explain_misses:
+                await explain(scorer, deps, results["sentences"], results["lexical"])
+            await graph.close()
+            await vectors.close()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--golden", type=Path, default=GOLDEN_DIR, help="a golden set directory")
+    parser.add_argument("--explain", action="store_true", help="print the best candidates of every miss")
+    args = parser.parse_args()
+    asyncio.run(main(args.golden, args.explain))
+
+
+if __name__ == "__main__":
+    cli()
