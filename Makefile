@@ -29,9 +29,11 @@ browser-deps:
 up: install
 	$(BIN)/ragstream up --ingest $(DOCS)
 
-## Lint, type-check and run every test tier (what CI runs).
+## Lint, type-check and run every test tier (what CI runs), a module per worker, two workers.
+## (Most of the e2e tier waits on restarts and group joins; a module's fixtures stay on one worker.)
+TEST_WORKERS ?= 2
 test: install browser-deps lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(BIN)/ruff check .
