@@ -27,7 +27,7 @@ from typing import Any
 
 from services.agent.answer import SentenceAnswerer
 from services.agent.graph import build_graph
-from services.agent.wiring import agent_deps, ask_inprocess, new_state
+from services.agent.wiring import agent_deps, ask_inprocess, new_state, person_test
 from services.chunk.chunker import TokenChunker
 from services.eval import GOLDEN_DIR
 from services.eval.golden import GoldenItem, documents, load, sessions
@@ -44,10 +44,6 @@ from services.stores.vectors_edge import EdgeVectorIndex, keywords
 TENANT = "eval"
 ALIAS = "chunks"
 COLUMNS = ("hit@1", "hit@5", "fact", "cites", "idk", "false_idk")
-
-
-def names_a_person(text: str, extractor: RuleExtractor = RuleExtractor()) -> bool:
-    return any(e.label == "Person" for e in extractor.extract(text).entities)
 
 
 def source_of(uri: str, docs: Path) -> str:
@@ -151,7 +147,9 @@ async def main(golden: Path, explain_misses: bool) -> None:
                     found = await deps.retrieve(item.question, TENANT, 5)
                     hits[item.id] = [source_of(p.source_uri, docs) for p in found.passages]
             scorer = SentenceAnswerer(
-                lambda texts: embedder.embed(texts, interactive=True), keywords, person=names_a_person
+                lambda texts: embedder.embed(texts, interactive=True),
+                keywords,
+                person=person_test(RuleExtractor()),
             )
             answerers = {
                 "lexical": dataclasses.replace(deps, answer=None),

@@ -43,6 +43,15 @@ def _descendants(root: int) -> set[int]:
     return out
 
 
+def _is_ray(pid: int) -> bool:
+    """Whether a process is one of Ray's (raylet, GCS, its workers and what they started)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return "ray" in cmdline.lower() or "vllm" in cmdline.lower()
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -84,7 +93,9 @@ def ray_serving(config: Path, timeout_s: float = 180) -> Iterator[Served]:
             timings["serve_start_s"] = time.monotonic() - started
             yield Served(url, timings)
         finally:
-            ours = _descendants(os.getpid()) - before
+            # Ray's processes only: a session fixture first used meanwhile (the test broker) is not ours
+            roots = {pid for pid in _descendants(os.getpid()) - before if _is_ray(pid)}
+            ours = roots.union(*(_descendants(pid) for pid in roots))
             model_serve.stop()
             ray.shutdown()
             deadline = time.monotonic() + 30

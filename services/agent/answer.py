@@ -99,6 +99,19 @@ def identifiers(text: str) -> set[str]:
     return {m.group(0).lower().rstrip(".") for m in IDENTIFIER.finditer(text)}
 
 
+def proper_names(text: str) -> list[str]:
+    """Runs of two or more capitalised words ("Orla Brennan", "Site Reliability"), a leading
+    "The"/"This" dropped."""
+    out = []
+    for match in NAME.finditer(text):
+        words = match.group(0).split()
+        if words[0].lower() in STOPWORDS:
+            words = words[1:]
+        if len(words) >= 2:
+            out.append(" ".join(words))
+    return out
+
+
 def expected(query: str) -> re.Pattern[str] | None:
     """What an answering sentence holds for this question (a quantity, code, a name), if it says."""
     return next((shape for asks, shape in EXPECTS if asks.search(query)), None)

@@ -3,13 +3,14 @@ calculator and the sandbox for tool, the rule extractor to find entities for que
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
 from redis.exceptions import RedisError
 
-from services.agent.answer import SentenceAnswerer, lexical_answer
+from services.agent.answer import SentenceAnswerer, lexical_answer, proper_names
 from services.agent.graph import AgentDeps, RetrievedContext, build_graph
 from services.common.messages import AgentState, ChatTurn, Citation, Passage
 from services.extract_graph.extractor import RuleExtractor
@@ -69,6 +70,29 @@ class AnswerCache:
             log.warning("answer cache unavailable", error=str(exc))
 
 
+def person_test(extractor: RuleExtractor) -> Callable[[str], bool]:
+    """Whether a text names a person: one the entity extractor knows, or a proper name it does not
+    take for an organisation or a place (its name lists cannot know every person: "Orla Brennan")."""
+
+    from services.extract_graph import gazetteer as gz
+
+    not_people = gz.ORG_SUFFIXES | gz.ORG_HEADS | gz.NON_PERSON_LAST | gz.PLACE_SUFFIXES
+
+    def names_a_person(text: str) -> bool:
+        entities = extractor.extract(text).entities
+        if any(e.label == "Person" for e in entities):
+            return True
+        others = " ".join(e.name for e in entities)
+        return any(
+            name not in others
+            and name.split()[-1] not in not_people
+            and not re.search(re.escape(name) + r"\s+(?:team|group|department|office)\b", text, re.I)
+            for name in proper_names(text)
+        )
+
+    return names_a_person
+
+
 def agent_deps(
     embedder: Embedder,
     vectors: VectorIndex,
@@ -120,11 +144,8 @@ def agent_deps(
             lines.append(f"{where}: {' '.join(c.text.split())[:140]}")
         return lines
 
-    def names_a_person(text: str) -> bool:
-        return any(e.label == "Person" for e in extractor.extract(text).entities)
-
     scorer = SentenceAnswerer(
-        lambda texts: embedder.embed(texts, interactive=True), keywords, person=names_a_person
+        lambda texts: embedder.embed(texts, interactive=True), keywords, person=person_test(extractor)
     )
 
     async def answer(query: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:

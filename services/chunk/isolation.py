@@ -16,7 +16,7 @@ import signal
 import pebble
 
 from services.chunk.chunker import TextChunk, TokenChunker
-from services.common.children import die_with_parent_now
+from services.common.children import die_with_parent_now, run_as_bulk_work
 
 _CHUNKERS: dict[tuple[int, int], TokenChunker] = {}  # per worker process, built on first use
 
@@ -33,6 +33,7 @@ def chunk_stored(stored: bytes, max_tokens: int, overlap: int) -> list[TextChunk
 
 def _die_with_parent() -> None:
     die_with_parent_now(signal.SIGKILL)
+    run_as_bulk_work()
 
 
 class ChunkerPool:

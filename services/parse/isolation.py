@@ -22,15 +22,17 @@ from pathlib import Path
 
 import pebble
 
-from services.common.children import die_with_parent_now
+from services.common.children import die_with_parent_now, run_as_bulk_work
 from services.parse.parsers import ParsedDocument, ParseError, parse_document
 
 MAX_TASKS = 200
 
 
 def _limit(memory_bytes: int) -> None:
-    """Worker initializer: an address-space ceiling, and SIGKILL when the stack dies."""
+    """Worker initializer: an address-space ceiling, SIGKILL when the stack dies, and a lower CPU
+    priority than the stack's (``BULK_NICENESS``)."""
     die_with_parent_now(signal.SIGKILL)
+    run_as_bulk_work()
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 

@@ -5,6 +5,7 @@ as usual; HTML shaped to be slow is refused at once."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -70,3 +71,18 @@ def test_a_zip_bomb_stops_at_the_memory_limit(tmp_path: Path) -> None:
         assert asyncio.run(run()) == "still parsing"
     finally:
         pool.close()
+
+
+async def test_parse_and_chunk_workers_run_nicer_than_the_stack() -> None:
+    """Bulk work yields the cores to a question's passes and hops (bench/pressure)."""
+    from services.chunk.isolation import ChunkerPool
+    from services.common.children import BULK_NICENESS
+
+    base = os.nice(0)
+    for pool in (ParserPool(), ChunkerPool(64, 0)):
+        try:
+            niceness = await asyncio.wrap_future(pool._pool.schedule(os.nice, args=(0,)))
+            assert niceness == min(base + BULK_NICENESS, 19)
+        finally:
+            pool.close()
+    assert os.nice(0) == base  # the stack itself is untouched

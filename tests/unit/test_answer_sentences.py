@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from services.agent.answer import DONT_KNOW, SentenceAnswerer, candidates, identifiers, lexical_answer
+from services.agent.wiring import person_test
 from services.common.messages import Passage
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import LocalEmbedder
@@ -67,13 +68,9 @@ class Counting:
         return await self.embedder.embed(texts, interactive=True)
 
 
-def people(text: str, extractor: RuleExtractor = RuleExtractor()) -> bool:
-    return any(e.label == "Person" for e in extractor.extract(text).entities)
-
-
 @pytest.fixture
 def answerer(embedder: LocalEmbedder) -> SentenceAnswerer:
-    return SentenceAnswerer(Counting(embedder), keywords, person=people)
+    return SentenceAnswerer(Counting(embedder), keywords, person=person_test(RuleExtractor()))
 
 
 async def answer(answerer: SentenceAnswerer, query: str, passages: Sequence[Passage]) -> str:
@@ -126,6 +123,9 @@ async def test_who_is_answered_by_a_sentence_naming_a_person(answerer: SentenceA
     assert await answer(answerer, "Who leads the Data Science team at Hollowquay?", passages) == DONT_KNOW
     teams = [*passages, passage("Priya Venkataraman leads the Insight team.", "Teams", n=1)]
     assert "Priya Venkataraman" in await answer(answerer, "Who leads the Insight team?", teams)
+    # a person the extractor's name lists do not know is still a person
+    archive = [passage("The Quillfeather archive was catalogued by Orla Brennan in 2031.", "Late arrival")]
+    assert "Orla Brennan" in await answer(answerer, "Who catalogued the Quillfeather archive?", archive)
 
 
 async def test_a_chained_question_quotes_the_link_and_the_answer(answerer: SentenceAnswerer) -> None:
