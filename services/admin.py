@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from services.api import ApiPorts, OutcomeTracker, build_api
 from services.generations import Stack
+from services.models.embedder import label
 from services.ops import Backlog, backlog
 from services.publisher import DocumentPublisher
 from services.retrieve.search import SearchResult, search
@@ -77,6 +78,7 @@ def query_extras(embedder: Any, vectors: Any, graph: Any, alias: str) -> dict[st
             "collection": collection,
             "chunks": await vectors.count(collection, must={}) if collection else 0,
             "graph": await graph.stats(None),
+            "embedder": label(embedder),
         }
 
     return {"search": do_search, "index_status": index_status}

@@ -118,8 +118,11 @@ def embedder_for(settings: Settings) -> Embedder:
             batch_size=models.embed_batch_size,
         )
     from services.models.embedder import LocalEmbedder
+    from services.models.precision import describe
 
-    return LocalEmbedder()
+    embedder = LocalEmbedder(precision=models.embedder_precision)
+    log.info("embedder loaded", model=embedder.model, precision=describe(embedder.precision))
+    return embedder
 
 
 def graph_extractor(settings: Settings, stack: contextlib.AsyncExitStack) -> Any:

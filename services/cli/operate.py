@@ -51,6 +51,8 @@ def status(
         f"[bold green]up[/]  broker {body['bootstrap']}  index {body.get('collection')}  "
         f"chunks {body.get('chunks', '?')}  graph {body.get('graph', {})}"
     )
+    if body.get("embedder"):
+        console.print(f"embedder {body['embedder']}")
     table = Table(title="backlog per stage")
     for column in ("stage", "topic", "end offset", "committed", "lag"):
         table.add_column(column)

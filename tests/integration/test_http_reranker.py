@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from services.common.settings import ModelSettings
 from services.common.tansu import free_port
-from services.models.embedder import ModelUnavailable
+from services.models.embedder import LocalEmbedder, ModelUnavailable
 from services.models.reranker import (
     HttpReranker,
     LocalReranker,
@@ -70,7 +70,9 @@ class RerankServer:
 @pytest.fixture(scope="module")
 async def server() -> AsyncIterator[RerankServer]:
     """A uvicorn server on a free loopback port."""
-    state = RerankServer(LocalReranker())
+    # float32: the scores of a bf16 pass shift in the 4th decimal with the batch a text rides in, and
+    # this test compares batched remote scores with one local pass exactly
+    state = RerankServer(LocalReranker(LocalEmbedder(precision="float32")))
     app = Starlette(routes=[Route("/v1/rerank", state.rerank, methods=["POST"])])
     async with loopback_app(app) as url:
         state.url = url

@@ -43,7 +43,7 @@ def served(cpu_models: Served) -> Served:
 @pytest.fixture(scope="module")
 def local() -> LocalEmbedder:
     """The in-process model, the reference for what the server returns."""
-    return LocalEmbedder()
+    return LocalEmbedder(precision="float32")  # the Ray CPU profile runs float32
 
 
 def _cosine(a: list[float], b: list[float]) -> float:

@@ -26,6 +26,7 @@ import yaml
 pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e '.[serving]'")
 
 from model_serving.serve import CONFIG_DIR, ConfigError, check_config, load_config
+from services.models.embedder import LocalEmbedder
 from services.models.reranker import HttpReranker, LocalReranker, ModelRequestError
 from tests.integration.serving.conftest import CE_PREFIX
 from tests.serving import Served
@@ -65,7 +66,7 @@ def ce(cpu_models: Served) -> Served:
 @pytest.fixture(scope="module")
 def local() -> LocalReranker:
     """The in-process bi-encoder, the reference for what the CPU profile returns."""
-    return LocalReranker()
+    return LocalReranker(LocalEmbedder(precision="float32"))  # the Ray CPU profile runs float32
 
 
 async def _post(url: str, path: str, body: Any) -> httpx.Response:
