@@ -23,6 +23,7 @@ from services.common.settings import KafkaSettings, PipelineSettings, Settings
 from services.gateway import issue_token
 from services.generations import run_stack
 from services.models.embedder import LocalEmbedder
+from services.models.precision import choose, describe
 from topics import TopicNames
 
 pytestmark = pytest.mark.integration
@@ -145,6 +146,8 @@ async def test_an_operator_reads_status_and_dead_letters(api: Api) -> None:
         state = (await http.get("/v1/status")).json()
         assert {row["stage"] for row in state["backlog"]} == set(roles.names()) - {"gateway", "api"}
         assert state["collection"] == "chunks_v1"
+        precision = choose("auto")  # the in-process embedder's, from this CPU's flags
+        assert state["embedder"] == f"all-MiniLM-L6-v2 ({describe(precision)})"
         letters = await http.get("/v1/dlq")
         assert letters.status_code == 200
         assert all({"dlq_topic", "reason", "replayed"} <= set(d) for d in letters.json())
