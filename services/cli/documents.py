@@ -195,6 +195,10 @@ def report(outcomes: list[Outcome], skipped: list[Skipped], tenant: str) -> bool
             detail,
         )
     console.print(table)
+    fresh = sorted(o.seconds for o in outcomes if o.status == "indexed")
+    if fresh:
+        p50, p95 = fresh[len(fresh) // 2], fresh[min(len(fresh) - 1, int(len(fresh) * 0.95))]
+        console.print(f"publish → queryable: p50 {p50:.1f} s, p95 {p95:.1f} s, slowest {fresh[-1]:.1f} s")
     print_skipped(skipped)
     failed = [o for o in outcomes if o.status != "indexed"]
     if failed:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import structlog
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
+from prometheus_client import Histogram
 
 import topics
 from services.common.messages import ChunkCreated, ChunkEmbedded, DocumentIndexed, GraphExtracted
@@ -24,6 +25,16 @@ from services.stores.ports import ChunkFacts, Entity, GraphStore, Relation, Vect
 
 STAGE = "index"
 log = structlog.get_logger("ragstream.index")
+
+# Publish to queryable: from the submission's time (stamped by the publisher) to the moment the last of
+# the version's chunks and facts is in both stores. Observed where the version completes, so a
+# redelivered completion may count twice; the buckets are what a user notices, up to an hour.
+FRESHNESS = Histogram(
+    "ragstream_freshness_seconds",
+    "Seconds from a document's submission to its version being queryable (or removed)",
+    ["operation"],
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
 
 
 def revision(chunk: ChunkCreated) -> int:
@@ -174,8 +185,11 @@ class Indexer:
             indexed_at=datetime.now(UTC),
         )
         await self.announce(event)
+        fresh = (event.indexed_at - chunk.submitted_at).total_seconds()
+        FRESHNESS.labels(operation=chunk.operation).observe(max(fresh, 0.0))
         log.info(
             "document indexed",
+            freshness_s=round(fresh, 3),
             doc_id=chunk.doc_id,
             source=chunk.source_uri,
             operation=chunk.operation,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     summary = log.read_text()
     assert summary.count("indexed") >= len(list(EXAMPLES.iterdir()))
     assert "failed" not in summary
+    assert re.search(r"publish → queryable: p50 \d+\.\d s, p95 \d+\.\d s", summary), summary
 
     found = cli("search", "RS-2026004 Emerald Kingfisher", "--json", env=env)
     assert found.returncode == 0, found.stderr
@@ -84,6 +86,9 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert token.returncode == 0
     assert token.stdout.count(".") == 2  # a JWT
 
+    table = cli("status", env=env)
+    assert table.returncode == 0, table.stderr
+    assert "embedder all-MiniLM-L6-v2 (" in table.stdout  # with its precision
     status = cli("status", "--json", env=env)
     assert status.returncode == 0, status.stderr
     state = json.loads(status.stdout)

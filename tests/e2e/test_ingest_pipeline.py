@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bench.corpus import CorpusManifest, generate_corpus, generate_large_pdf
 from services import ops
@@ -144,6 +145,15 @@ async def test_every_good_document_is_indexed_with_the_reference_chunk_count(
         assert outcome.status == "indexed", (doc.filename, outcome)
         assert outcome.chunks == reference.chunks[str(doc.path)]
         assert await chunks_of(ingested.pipe, doc.path) == reference.chunks[str(doc.path)]
+    # each version's time from publish to queryable is on /metrics (the registry is this process's:
+    # other tests' documents may add to it, never take away)
+    fresh = REGISTRY.get_sample_value("ragstream_freshness_seconds_count", {"operation": "UPSERT"})
+    assert fresh is not None
+    assert fresh >= len(corpus.documents)
+    within_an_hour = REGISTRY.get_sample_value(
+        "ragstream_freshness_seconds_bucket", {"operation": "UPSERT", "le": "3600.0"}
+    )
+    assert within_an_hour == fresh
 
 
 async def test_graph_matches_the_reference_exactly(ingested: Ingested, reference: Reference) -> None:
