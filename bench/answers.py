@@ -84,7 +84,7 @@ def table(results: dict[str, list[Scores]]) -> str:
     for metric in COLUMNS:
         lines.append(f"{metric:<22}" + "".join(f"{_fmt(overall[n][metric]):>12}" for n in names))
     for kind in kinds[names[0]]:
-        for metric in ("fact", "cites", "idk", "false_idk"):
+        for metric in ("hit@1", "fact", "cites", "idk", "false_idk"):
             values = [kinds[n][kind][metric] for n in names]
             if any(v is not None for v in values):
                 lines.append(f"{kind + ' ' + metric:<22}" + "".join(f"{_fmt(v):>12}" for v in values))

@@ -13,9 +13,28 @@ from services.models.embedder import Embedder
 STAGE = "embed"
 
 
+def heading(chunk: ChunkCreated) -> str:
+    """What a chunk is about, from where it sits: its document's title and its section's heading
+    (each once, and not when the text already starts with it)."""
+    parts: list[str] = []
+    for part in (chunk.title, chunk.section):
+        part = " ".join((part or "").split())
+        if part and part not in parts and not chunk.text.lstrip("# ").startswith(part):
+            parts.append(part)
+    return " — ".join(parts)
+
+
+def read_as(chunk: ChunkCreated) -> str:
+    """The text the embedder reads for a chunk: its heading, then its text. A chunk that says "The limit
+    is EUR 160 per night" is about hotels only because its section says so: contextual retrieval
+    without an LLM (issue 11.4)."""
+    head = heading(chunk)
+    return f"{head}\n\n{chunk.text}" if head else chunk.text
+
+
 async def embed(records: list[ChunkCreated], embedder: Embedder) -> list[ChunkEmbedded]:
     upserts = [r for r in records if r.operation == "UPSERT"]
-    vectors = iter(await embedder.embed([r.text for r in upserts]))
+    vectors = iter(await embedder.embed([read_as(r) for r in upserts]))
     return [
         ChunkEmbedded(
             chunk=r,

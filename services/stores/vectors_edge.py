@@ -65,11 +65,13 @@ _BM25 = qe.Bm25(qe.Bm25Config())
 
 
 def sparse_document(payload: Mapping[str, Any]) -> qe.SparseVector | None:
-    """BM25 document vector of ``payload["text"]``; None when there is no text (or no token in it)."""
+    """BM25 document vector of ``payload["text"]`` with its document title and section heading (the
+    words a chunk is found by include where it sits); None when there is no text (or no token)."""
     text = payload.get("text")
     if not isinstance(text, str):
         return None
-    vector = _BM25.embed_document(text)
+    head = [str(payload[k]) for k in ("title", "section") if isinstance(payload.get(k), str) and payload[k]]
+    vector = _BM25.embed_document(" ".join([*head, text]))
     return vector if vector.indices else None
 
 
