@@ -130,13 +130,15 @@ class Run:
 class Tap:
     """Records, per request, when the gateway published it and every ReplyEvent's ``emitted_at``, its
     decoding on the gateway's consumer thread and its arrival on the gateway's event loop, by wrapping
-    two methods of one Gateway instance and its codec's ``decode``."""
+    the publish and the event hand-off of one Gateway's Kafka side (``gateway.kafka``) and its codec's
+    ``decode``."""
 
     def __init__(self, gateway: Any) -> None:
         self.published: dict[str, tuple[float, float]] = {}  # rid -> (produce called, delivery report)
         self.events: dict[str, dict[int, tuple[str, str | None, float, float]]] = {}
         self.fetched: dict[tuple[str, int], float] = {}  # (rid, seq) -> decoded on the consumer thread
-        publish, on_events, decode = gateway._publish, gateway._on_events, gateway.codec.decode
+        channel = gateway.kafka
+        publish, on_events, decode = channel.publish, channel.on_events, gateway.codec.decode
 
         def tapped_decode(data: bytes, model: Any, topic: str) -> Any:
             record = decode(data, model, topic)
@@ -157,8 +159,8 @@ class Tap:
                 )
             on_events(batch)
 
-        gateway._publish = tapped_publish
-        gateway._on_events = tapped_on_events
+        channel.publish = tapped_publish
+        channel.on_events = tapped_on_events
         gateway.codec.decode = tapped_decode
 
     def clear(self) -> None:

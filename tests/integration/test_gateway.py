@@ -602,3 +602,21 @@ async def test_nul_surrogate_and_deep_frames_answer_errors_and_keep_the_socket(
             assert (reply["type"], reply["code"]) == ("error", code), reply
         await ws.send(json.dumps({"type": "ping"}))
         assert await recv(ws) == {"type": "pong"}
+
+
+async def test_the_chat_benchmark_taps_what_it_times(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """bench/chat times each hop by wrapping the gateway's Kafka side: the wrap must see the question's
+    publish and every event on its way to the client (it silently measured nothing once they moved)."""
+    from bench.chat import Tap
+
+    gw = await start_gateway()
+    tap = Tap(gw)
+    async with dial(gw, token()) as ws:
+        rid = await ask(ws, "n=3")
+        events = await until_final(ws)
+    produced, delivered = tap.published[rid]
+    assert produced <= delivered
+    assert sorted(tap.events[rid]) == [e["seq"] for e in events]
+    assert {seq for r, seq in tap.fetched if r == rid} == set(tap.events[rid])
