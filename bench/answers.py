@@ -32,6 +32,7 @@ from services.chunk.chunker import TokenChunker
 from services.eval import GOLDEN_DIR
 from services.eval.golden import GoldenItem, documents, load, sessions
 from services.eval.metrics import Outcome, Scores, by_kind, score, summarise
+from services.eval.runner import SCHEME, source_of
 from services.extract_graph.extractor import RuleExtractor
 from services.index.app import Indexer
 from services.index.ledger import SqliteLedger
@@ -46,14 +47,7 @@ ALIAS = "chunks"
 COLUMNS = ("hit@1", "hit@5", "fact", "cites", "idk", "false_idk")
 
 
-def source_of(uri: str, docs: Path) -> str:
-    path = Path(uri.removeprefix("file://"))
-    return path.relative_to(docs.resolve()).as_posix() if path.is_relative_to(docs.resolve()) else uri
-
-
-async def ask_all(
-    graph: Any, items: list[GoldenItem], hits: dict[str, list[str]], docs: Path
-) -> list[Scores]:
+async def ask_all(graph: Any, items: list[GoldenItem], hits: dict[str, list[str]]) -> list[Scores]:
     scored = []
     for session in sessions(items):
         history: list[tuple[str, str]] = []
@@ -67,7 +61,7 @@ async def ask_all(
             assert final is not None
             outcome = Outcome(
                 answer=final.answer,
-                cited=[source_of(c.source_uri, docs) for c in final.citations],
+                cited=[source_of(c.source_uri) for c in final.citations],
                 hits=hits.get(item.id, []),
                 seconds=time.perf_counter() - started,
             )
@@ -137,6 +131,9 @@ async def main(golden: Path, explain_misses: bool) -> None:
                 embedder=embedder,
                 extractor=RuleExtractor(),
                 indexer=indexer,
+                # as `ragstream eval` names them: ids (and so the order of ties) do not depend on
+                # where the checkout is (file URIs moved hit@1 by 0.1 between two directories)
+                uri_of=lambda path: SCHEME + path.relative_to(docs).as_posix(),
             )
             print(f"indexed {len(report.indexed)} documents, {report.chunks} chunks in "
                   f"{time.perf_counter() - started:.1f} s")  # fmt: skip
@@ -145,7 +142,7 @@ async def main(golden: Path, explain_misses: bool) -> None:
             for item in items:
                 if item.turn == 1 and item.answerable:
                     found = await deps.retrieve(item.question, TENANT, 5)
-                    hits[item.id] = [source_of(p.source_uri, docs) for p in found.passages]
+                    hits[item.id] = [source_of(p.source_uri) for p in found.passages]
             scorer = SentenceAnswerer(
                 lambda texts: embedder.embed(texts, interactive=True),
                 keywords,
@@ -158,7 +155,7 @@ async def main(golden: Path, explain_misses: bool) -> None:
             results: dict[str, list[Scores]] = {}
             for name, variant in answerers.items():
                 started = time.perf_counter()
-                results[name] = await ask_all(build_graph(variant), items, hits, docs)
+                results[name] = await ask_all(build_graph(variant), items, hits)
                 print(f"{name}: {len(items)} questions in {time.perf_counter() - started:.1f} s")
             print()
             print(table(results))

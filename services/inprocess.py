@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,13 +48,16 @@ async def ingest_inprocess(
     indexer: Indexer,
     max_bytes: int = 512 * 1024 * 1024,
     batch_size: int = 64,
+    uri_of: Callable[[Path], str] = source_uri,
 ) -> InProcessReport:
+    """Each path through parse → chunk → embed → extract → index, in order. ``uri_of`` names a file
+    (its document id derives from it): by default its file URI, as `ragstream publish` names it."""
     report = InProcessReport()
     name = type(extractor).__name__
     for path in paths:
         started = time.perf_counter()
         blob_uri, sha, size = await blobs.put_file(str(path))
-        uri = source_uri(path)
+        uri = uri_of(path)
         submitted = DocumentSubmitted(
             tenant=tenant,
             doc_id=ids.doc_id(tenant, uri),

@@ -126,6 +126,7 @@ class Candidate:
     semantic: float = 0.0  # cosine of the question's and the sentence's (with context) embeddings
     lexical: float = 0.0  # IDF-weighted share of the question's keywords in the sentence (context: half)
     shaped: bool = True  # holds what the question asks for (a quantity, code, a name), or it asks for none
+    words: frozenset[int] = frozenset()  # the sentence's keyword ids (the keyword index's tokenizer)
 
     def score(self, lexical_weight: float, shape_penalty: float, rank_step: float = 0.0) -> float:
         unshaped = 0.0 if self.shaped else shape_penalty
@@ -281,6 +282,7 @@ class SentenceAnswerer:
                     semantic=sum(a * b for a, b in zip(q, v, strict=True)),
                     lexical=hit / total if total else 0.0,
                     shaped=holds(c.text),
+                    words=have,
                 )
             )
         scored.sort(key=lambda c: (-self.value(c), c.rank, c.position))
@@ -327,14 +329,14 @@ class SentenceAnswerer:
     def bridge(self, query: str, best: Candidate, scored: Sequence[Candidate]) -> Candidate | None:
         """For a question that chains ("who leads the team that owns X?"): the best candidate that
         names what the best sentence introduced (the team) and holds what the question asks for."""
-        new = self.keywords(best.text) - self.keywords(query)
+        new = best.words - self.keywords(query)
         if not new:
             return None
         best_bridge: tuple[float, Candidate] | None = None
         for c in scored:
             if c is best:
                 continue
-            shared = len(self.keywords(c.text) & new)
+            shared = len(c.words & new)
             if not shared or not c.shaped:
                 continue
             value = self.value(c) + self.lexical_weight * shared / len(new)

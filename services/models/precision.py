@@ -9,6 +9,7 @@ and float32 elsewhere; the choice is logged and shown by ``ragstream status``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -19,8 +20,10 @@ Requested = Literal["auto", "float32", "bfloat16"]
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
+@functools.cache
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The first processor's feature flags; empty where /proc/cpuinfo is absent (macOS, Windows)."""
+    """The first processor's feature flags; empty where /proc/cpuinfo is absent (macOS, Windows).
+    Read once per file: `ragstream status` asks on every call and the CPU does not change."""
     try:
         text = cpuinfo.read_text()
     except OSError:
