@@ -59,6 +59,7 @@ class ReplyEmitter:
         self.state = state
         self.seq = state.seq
         self._pending: list[asyncio.Future[Any]] = []
+        self._generation = ctx.renewal.generation  # the producer these events go out on
 
     async def send(
         self,
@@ -94,6 +95,7 @@ class ReplyEmitter:
         results = await asyncio.gather(*pending, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
+                await self.ctx.renewal.after(result, self._generation)  # a fenced producer: a new one
                 raise result
 
     def abandon(self) -> None:
@@ -221,7 +223,12 @@ async def run_agent_workers(
         },
     )
     ctx = StageContext(
-        broker, make_codec(settings.kafka.schema_registry_url), names, settings.pipeline, settings.kafka
+        broker,
+        make_codec(settings.kafka.schema_registry_url),
+        names,
+        settings.pipeline,
+        settings.kafka,
+        role="agent",
     )
     runners = register(broker, ctx, make_nodes(deps), which)
     if cache is not None:

@@ -17,6 +17,10 @@ blob store use, with those conditions right, and nothing more:
 Every write goes to a temporary file that is flushed, fsynced and renamed over the object (the
 directory fsynced too), so an acknowledged write survives a crash of any process and of the machine.
 Requests are not signed-checked: the server binds to loopback only and serves one stack's home.
+Idle connections stay open for ``KEEP_ALIVE_S``, longer than any client keeps one in its pool: a server
+that closes an idle connection first races the client's next request on it (measured: uvicorn's 5 s
+default reset Tansu's conditional PUT of ``meta.json``, which it does not retry; Tansu then fenced the
+stack's idempotent producer and ingestion stopped).
 Run: ``python -m services.common.s3_server --root DIR --port P``.
 """
 
@@ -49,6 +53,7 @@ from services.common.files import atomic_write, fsync_dir
 SUFFIX = ".obj"  # object files end with it, so a key "a" and a key "a/b" never collide on disk
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+KEEP_ALIVE_S = 600  # > the 90 s a reqwest client (Tansu, object_store) keeps an idle connection
 
 
 class S3Error(Exception):
@@ -414,7 +419,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
     app = S3App(ObjectStore(args.root, fsync=not args.no_fsync), args.tansu_retention).app
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 if __name__ == "__main__":

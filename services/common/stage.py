@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
 import structlog
-from confluent_kafka import Message
+from confluent_kafka import KafkaException, Message
 from faststream.confluent import KafkaBroker
 from prometheus_client import Counter, Histogram
 
 from services.common.backpressure import Backpressure
 from services.common.codec import Codec, CodecError
 from services.common.messages import AvroRecord
+from services.common.renewal import ProducerRenewal
 from services.common.settings import KafkaSettings, PipelineSettings
 from services.models.http import ModelUnavailable
 from topics import TopicNames, TopicSpec
@@ -94,8 +95,10 @@ class StageContext:
         names: TopicNames,
         policy: PipelineSettings,
         kafka: KafkaSettings,
+        role: str = "pipeline",
     ) -> None:
         self.broker = broker
+        self.renewal = ProducerRenewal(broker, role)
         self.codec = codec
         self.names = names
         self.policy = policy
@@ -145,9 +148,19 @@ class StageContext:
         return options
 
     # -- publishing ---------------------------------------------------------------------------
+    async def send(self, value: bytes, topic: str, **options: Any) -> Any:
+        """The broker's publish; a producer the broker no longer accepts is replaced before the error
+        goes up to the caller's retry (services/common/renewal.py)."""
+        generation = self.renewal.generation
+        try:
+            return await self.broker.publish(value, topic, **options)
+        except KafkaException as exc:
+            await self.renewal.after(exc, generation)
+            raise
+
     async def publish(self, spec: TopicSpec, record: AvroRecord, key: str) -> None:
         topic = self.names(spec)
-        await self.broker.publish(self.codec.encode(record, topic), topic, key=key.encode())
+        await self.send(self.codec.encode(record, topic), topic, key=key.encode())
 
     async def publish_many(
         self, spec: TopicSpec, records: Iterable[tuple[str, AvroRecord]], window: int = 100
@@ -183,7 +196,7 @@ class StageContext:
         headers += [(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in extra.items()]
         topic = self.names.dlq(spec)
         # FastStream's publish takes str headers; go to the producer for raw bytes headers.
-        await self.broker.publish(
+        await self.send(
             raw.value() or b"",
             topic,
             key=raw.key(),

@@ -19,6 +19,7 @@ import topics
 from services.common import kafka_conf
 from services.common.codec import Codec, CodecError
 from services.common.messages import AgentState, ReplyEvent
+from services.common.renewal import RENEWALS, needs_new_producer
 from services.gateway.config import GatewayConfig
 from topics import CHAT_REQUESTS, TopicNames
 from topics.admin import ensure_topics
@@ -94,14 +95,7 @@ class ReplyChannel:
         topic = admin.list_topics(self.reply_topic, timeout=15).topics.get(self.reply_topic)
         if topic is None or not topic.partitions:
             raise RuntimeError(f"reply topic {self.reply_topic} has no partitions")
-        self._producer = Producer(
-            kafka_conf.client(self.bootstrap)
-            | kafka_conf.delivery(self.config.producer_idempotence)
-            | {
-                "linger.ms": self.config.producer_linger_ms,
-                "client.id": f"gateway-{self.config.gateway_id}",
-            }
-        )
+        self._producer = self._new_producer()
         consumer = Consumer(
             kafka_conf.client(self.bootstrap)
             | {
@@ -125,12 +119,34 @@ class ReplyChannel:
         consumer.assign(assignment)
         self._consumer = consumer
 
+    def _new_producer(self) -> Producer:
+        return Producer(
+            kafka_conf.client(self.bootstrap)
+            | kafka_conf.delivery(self.config.producer_idempotence)
+            | {
+                "linger.ms": self.config.producer_linger_ms,
+                "client.id": f"gateway-{self.config.gateway_id}",
+            }
+        )
+
+    def _renew(self, failed: Producer, exc: KafkaException) -> None:
+        """The broker no longer accepts ``failed`` (fenced): questions go out on a new producer from now
+        on (services/common/renewal.py); the old one is flushed aside."""
+        if self._producer is not failed:
+            return  # already replaced
+        self._producer = self._new_producer()
+        threading.Thread(target=failed.flush, args=(5,), name="gw-retired-producer", daemon=True).start()
+        RENEWALS.labels("gateway").inc()
+        log.error("producer replaced: the broker no longer accepts it", error=str(exc)[:300])
+
     def _poll_producer(self) -> None:
-        producer = self._producer
-        assert producer is not None
         while not self.stopping.is_set():
+            producer = self._producer  # the current one: a renewal swaps it
+            if producer is None:
+                return
             producer.poll(0.1)
-        producer.flush(5)
+        if self._producer is not None:
+            self._producer.flush(5)
 
     def _consume(self) -> None:
         consumer, loop = self._consumer, self._loop
@@ -156,11 +172,26 @@ class ReplyChannel:
         finally:
             consumer.close()
 
-    async def publish(self, state: AgentState) -> None:
-        """Put the question on chat.requests; returns once the broker has it (raises otherwise)."""
-        producer, loop = self._producer, asyncio.get_running_loop()
-        if producer is None:
-            raise RuntimeError("the gateway is not started")
+    async def publish(self, state: AgentState, attempts: int = 3) -> None:
+        """Put the question on chat.requests; returns once the broker has it (raises otherwise). A
+        failed delivery is sent again (a repeat is harmless: the agent's events carry the same seqs
+        and this gateway drops repeats), on a new producer when the broker fenced the old one."""
+        for attempt in range(1, attempts + 1):
+            producer = self._producer
+            if producer is None:
+                raise RuntimeError("the gateway is not started")
+            try:
+                await self._produce(producer, state)
+                return
+            except KafkaException as exc:
+                if needs_new_producer(exc):
+                    self._renew(producer, exc)
+                if attempt == attempts:
+                    raise
+                log.warning("publishing a question failed; sending it again", error=str(exc)[:300])
+
+    async def _produce(self, producer: Producer, state: AgentState) -> None:
+        loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
         def settle(err: Any, _msg: Any) -> None:

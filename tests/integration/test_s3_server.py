@@ -6,6 +6,7 @@ broker keeps topics and committed offsets across a restart."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import signal
@@ -171,6 +172,22 @@ def test_listings_order_writes_strictly_in_time(server: ObjectServer) -> None:
     times = [entry["LastModified"] for entry in listed]
     assert len(set(times)) == 20
     assert times == sorted(times)
+
+
+def test_an_idle_connection_outlives_the_clients_pool(server: ObjectServer) -> None:
+    """The server never closes an idle keep-alive connection before its client does: a request sent
+    as the server closes fails with a reset, and Tansu does not retry a conditional PUT (uvicorn's 5 s
+    default once fenced the stack's producer). A second request 6 s later goes on the same socket."""
+    host, port = server.endpoint.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("HEAD", f"/{BUCKET}")
+    conn.getresponse().read()
+    sock = conn.sock
+    time.sleep(6)
+    conn.request("HEAD", f"/{BUCKET}")
+    assert conn.getresponse().status == 200
+    assert conn.sock is sock  # not reconnected: the server kept it open
+    conn.close()
 
 
 def tansu_layout(root: Path, topics: dict[str, list[dict[str, str]]], batches: int, age_s: float) -> None:
