@@ -132,7 +132,9 @@ async def run_pipeline(
             ),
         )
         codec = make_codec(settings.kafka.schema_registry_url)
-        ctx = StageContext(broker, codec, names, settings.pipeline, settings.kafka)
+        ctx = StageContext(
+            broker, codec, names, settings.pipeline, settings.kafka, group_instance=settings.group_instance()
+        )
         blobs = blob_store(settings)
         pipe = Pipeline(settings, bootstrap, names, codec, broker, blobs, tuple(stages))
         shared = {

@@ -229,6 +229,7 @@ async def run_agent_workers(
         settings.pipeline,
         settings.kafka,
         role="agent",
+        group_instance=settings.group_instance(),
     )
     runners = register(broker, ctx, make_nodes(deps), which)
     if cache is not None:

@@ -3,6 +3,8 @@ environment, prefix ``RAGSTREAM_``, nested with ``__``); everything else receive
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -46,6 +48,12 @@ class KafkaSettings(BaseModel):
     # committed in order, so a crash loses nothing (services/agent/workers.py: InFlight).
     agent_concurrency: int = Field(default=16, ge=1)
     client_id: str = "ragstream"
+    # This process's id in its consumer groups (static membership, KIP-345): a restarted process takes
+    # its partitions back at once, without a rebalance; on Tansu, a member that left while its group
+    # was forming otherwise blocked the group for good (docs/architecture.md). Empty: the host name and
+    # the home directory (stable across restarts, distinct per pod); "off": dynamic membership. Two
+    # processes that run the same role on one host from one home must each set their own.
+    group_instance: str = ""
     topic_prefix: str = ""  # keeps parallel stacks (and tests) apart on one broker
     # How clients authenticate (services/common/kafka_conf.py): e.g. SASL_SSL + SCRAM-SHA-512 for MSK
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -189,6 +197,16 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
+
+    def group_instance(self) -> str | None:
+        """This process's static member id in its consumer groups, or None for dynamic membership."""
+        configured = self.kafka.group_instance
+        if configured == "off":
+            return None
+        if configured:
+            return configured
+        home = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:10]
+        return f"{socket.gethostname()}-{home}"
 
     @property
     def broker_dir(self) -> Path:

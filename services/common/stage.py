@@ -96,8 +96,10 @@ class StageContext:
         policy: PipelineSettings,
         kafka: KafkaSettings,
         role: str = "pipeline",
+        group_instance: str | None = None,
     ) -> None:
         self.broker = broker
+        self.group_instance = group_instance  # static membership (Settings.group_instance)
         self.renewal = ProducerRenewal(broker, role)
         self.codec = codec
         self.names = names
@@ -128,8 +130,9 @@ class StageContext:
     def subscriber_options(
         self, group: str, batch: bool = False, interactive: bool = False
     ) -> dict[str, Any]:
-        """Options every stage subscriber shares: a named group, earliest reset, commit only after
-        handling (at least once), nack (seek back) if the handler itself crashes."""
+        """Options every stage subscriber shares: a named group (this process a static member of it
+        when it has an instance id), earliest reset, commit only after handling (at least once), nack
+        (seek back) if the handler itself crashes."""
         from faststream import AckPolicy
 
         options: dict[str, Any] = {
@@ -145,6 +148,8 @@ class StageContext:
         }
         if batch:
             options |= {"batch": True, "max_records": self.kafka.max_poll_records}
+        if self.group_instance:
+            options["group_instance_id"] = self.group_instance
         return options
 
     # -- publishing ---------------------------------------------------------------------------

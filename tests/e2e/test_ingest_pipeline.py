@@ -294,3 +294,25 @@ async def test_restart_mid_run_neither_drops_nor_duplicates(
         )
         stats = await pipe.graph.stats(TENANT)
         assert (stats["entities"], stats["relations"]) == wanted_graph
+
+
+async def test_workers_stopped_while_their_groups_form_start_again_and_ingest(
+    kafka_bootstrap: str, embedder: LocalEmbedder, tmp_path: Path
+) -> None:
+    """Workers stopped half a second after they started (their consumer groups still forming) and
+    started again take their partitions back: on Tansu, a member that left a forming group blocked it
+    for good under dynamic membership (the restarted pipeline never indexed anything); as a static
+    member (Settings.group_instance) the restarted process replaces its former self."""
+    names = TopicNames(prefix=f"e2e-{uuid.uuid4().hex[:8]}.")
+    settings = Settings(home=tmp_path / "stack")
+    paths = generate_corpus(tmp_path / "corpus", n_docs=3, seed=5).good_paths
+    async with run_pipeline(settings, bootstrap=kafka_bootstrap, names=names, embedder=embedder):
+        await asyncio.sleep(0.5)
+    async with run_pipeline(settings, bootstrap=kafka_bootstrap, names=names, embedder=embedder) as pipe:
+        watcher = OutcomeWatcher(pipe.bootstrap, pipe.names, pipe.codec)
+        publisher = DocumentPublisher(pipe.bootstrap, pipe.names, pipe.codec, pipe.blobs)
+        subs = [await publisher.upsert(p, TENANT) for p in paths]
+        publisher.flush()
+        outcomes = await watcher.wait(subs, 90)
+        watcher.close()
+    assert [o.status for o in outcomes] == ["indexed"] * len(paths)
