@@ -120,7 +120,7 @@ def embedder_for(settings: Settings) -> Embedder:
     from services.models.embedder import LocalEmbedder
     from services.models.precision import describe
 
-    embedder = LocalEmbedder(precision=models.embedder_precision)
+    embedder = LocalEmbedder(precision=models.embedder_precision, question_lane=models.embedder_question_lane)
     log.info("embedder loaded", model=embedder.model, precision=describe(embedder.precision))
     return embedder
 

@@ -20,6 +20,7 @@ import ctypes
 import fcntl
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,3 +102,11 @@ def run_as_bulk_work() -> None:
     """In a worker process: lower its CPU priority by ``BULK_NICENESS`` (never raises it back)."""
     with contextlib.suppress(OSError):
         os.nice(BULK_NICENESS)
+
+
+def run_this_thread_as_bulk_work() -> None:
+    """Lower the calling thread's CPU priority alone by ``BULK_NICENESS`` (Linux keeps a nice value
+    per thread; threads it starts from now on, such as its OpenMP team, inherit it). Elsewhere: no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + BULK_NICENESS)

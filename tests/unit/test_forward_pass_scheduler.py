@@ -4,10 +4,12 @@ back to its caller, failures to the callers of that pass only."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
 
+from services.common.children import BULK_NICENESS
 from services.models.scheduler import ForwardPassScheduler
 
 
@@ -16,11 +18,13 @@ class GatedModel:
 
     def __init__(self) -> None:
         self.passes: list[list[str]] = []
+        self.niceness: list[int] = []  # of the thread each pass ran on
         self.first_started = threading.Event()
         self.release = threading.Event()
 
     def __call__(self, texts: list[str]) -> list[list[float]]:
         self.passes.append(list(texts))
+        self.niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         if len(self.passes) == 1:
             self.first_started.set()
             assert self.release.wait(10)
@@ -93,3 +97,27 @@ def test_questions_batch_up_to_max_batch_texts() -> None:
     finally:
         passes.close()
     assert [len(p) for p in model.passes] == [1, 3, 2]
+
+
+async def test_with_a_question_lane_a_question_runs_beside_a_bulk_slice() -> None:
+    """A question does not wait for the slice in progress: its own copy of the model, its own thread."""
+    bulk_model, question_model = GatedModel(), GatedModel()
+    question_model.release.set()
+    passes = ForwardPassScheduler(bulk_model, bulk_slice=2, interactive_encode=question_model)
+    try:
+        bulk = asyncio.create_task(passes.bulk(["a", "bb", "ccc"]))
+        assert await asyncio.to_thread(bulk_model.first_started.wait, 10)  # slice 1 holds its thread
+        answers = await asyncio.wait_for(
+            asyncio.gather(passes.interactive(["q1"]), passes.interactive(["q22"])), 5
+        )
+        assert answers == [[[2.0]], [[3.0]]]
+        assert not bulk.done()  # the slice is still in the model
+        bulk_model.release.set()
+        assert await bulk == [[1.0], [2.0], [3.0]]
+    finally:
+        passes.close()
+    assert bulk_model.passes == [["a", "bb"], ["ccc"]]  # no question in the bulk model
+    assert [t for p in question_model.passes for t in p] == ["q1", "q22"]
+    assert passes.lanes == ("interactive", "bulk")
+    # the kernel gives a question the cores first: the bulk thread alone runs nicer
+    assert min(bulk_model.niceness) >= max(question_model.niceness) + BULK_NICENESS
