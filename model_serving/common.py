@@ -28,7 +28,12 @@ class SentenceModelSettings(BaseModel):
     )
     served_model_name: str = "all-MiniLM-L6-v2"
     device: Literal["cpu", "cuda"] = "cpu"
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "float32",
+        description="weights (float16/bfloat16 need cuda); 'auto': on CPU, float32 weights with bfloat16 "
+        "matrix products where the CPU multiplies them natively (AMX, AVX-512 BF16; "
+        "services/models/precision.py), on cuda float16",
+    )
     max_seq_length: int | None = Field(
         None, gt=0, description="token limit per input; model default if unset"
     )
@@ -40,9 +45,38 @@ class SentenceModelSettings(BaseModel):
 
     @model_validator(mode="after")
     def _half_precision_needs_gpu(self) -> SentenceModelSettings:
-        if self.device == "cpu" and self.dtype != "float32":
-            raise ValueError(f"dtype {self.dtype} needs device 'cuda' (CPU kernels are float32)")
+        if self.device == "cpu" and self.dtype not in ("float32", "auto"):
+            raise ValueError(
+                f"dtype {self.dtype} needs device 'cuda' (on CPU: float32, or auto for bfloat16 products)"
+            )
         return self
+
+    def weights_dtype(self) -> str:
+        """What the weights are cast to: auto keeps float32 weights on CPU (autocast does the rest)."""
+        if self.dtype == "auto":
+            return "float16" if self.device == "cuda" else "float32"
+        return self.dtype
+
+    def precision(self) -> str:
+        """What the forward passes compute in, as /healthz reports it: ``bfloat16 (avx512_bf16)``."""
+        from services.models.precision import choose, describe
+
+        if self.dtype == "auto" and self.device == "cpu":
+            return describe(choose("auto"))
+        return self.weights_dtype()
+
+    def compute(self) -> Any:
+        """A context manager for every forward pass: bfloat16 autocast on CPU under auto where the CPU
+        has native bfloat16 (the vectors' cosine to float32 ~0.9999, bench/precision), else nothing."""
+        import contextlib
+
+        import torch
+
+        from services.models.precision import choose
+
+        if self.dtype == "auto" and self.device == "cpu" and choose("auto") == "bfloat16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def load_key(self) -> tuple[Any, ...]:
         """The fields whose change needs the model to be loaded again."""

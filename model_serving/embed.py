@@ -78,16 +78,28 @@ def load_model(settings: EmbedSettings) -> tuple[Any, int]:
         local_files_only=settings.local_files_only,
         trust_remote_code=settings.trust_remote_code,
     )
-    if settings.dtype != "float32":
-        model = model.to(getattr(torch, settings.dtype))
+    if settings.weights_dtype() != "float32":
+        model = model.to(getattr(torch, settings.weights_dtype()))
     if settings.max_seq_length:
         model.max_seq_length = settings.max_seq_length
     model.eval()
-    probe = model.encode(["warm-up"], convert_to_numpy=True)
-    dim = int(probe.shape[1])
+    dim = int(encode(model, settings, ["warm-up"]).shape[1])
     if settings.dim is not None and dim != settings.dim:
         raise ValueError(f"model {settings.model} has dim {dim}, configured {settings.dim}")
     return model, dim
+
+
+def encode(model: Any, settings: EmbedSettings, texts: list[str]) -> np.ndarray:
+    """Vectors for ``texts`` in one pass under the settings' precision; normalised (when asked) in
+    float32, so a vector's norm is 1 whatever the products were computed in."""
+    import torch
+
+    with settings.compute():
+        vectors = model.encode(texts, batch_size=len(texts), convert_to_tensor=True)
+    vectors = vectors.float()
+    if settings.normalize:
+        vectors = torch.nn.functional.normalize(vectors, dim=-1)
+    return np.asarray(vectors.cpu().numpy(), dtype=np.float32)
 
 
 def parse_request(body: bytes, settings: EmbedSettings, dim: int) -> tuple[list[str], str, str]:
@@ -162,13 +174,7 @@ class Embedder(BatchedReplica):
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         model = self._model
         tokens = model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length)["input_ids"]
-        vectors = model.encode(
-            texts,
-            batch_size=len(texts),
-            normalize_embeddings=self.settings.normalize,
-            convert_to_numpy=True,
-        )
-        return np.asarray(vectors, dtype=np.float32), [len(ids) for ids in tokens]
+        return encode(model, self.settings, texts), [len(ids) for ids in tokens]
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
     async def _embed_batch(self, texts: list[str]) -> list[tuple[np.ndarray, int]]:
@@ -220,6 +226,7 @@ class Embedder(BatchedReplica):
             dim=self.dim,
             device=self.settings.device,
             dtype=self.settings.dtype,
+            precision=self.settings.precision(),
             max_seq_length=self._model.max_seq_length if self._model is not None else None,
         )
 

@@ -94,10 +94,11 @@ class PairScorer:
             model = SentenceTransformer(path, **common)
             if settings.max_seq_length:
                 model.max_seq_length = settings.max_seq_length
-        if settings.dtype != "float32":
-            model = model.to(getattr(torch, settings.dtype))
+        if settings.weights_dtype() != "float32":
+            model = model.to(getattr(torch, settings.weights_dtype()))
         model.eval()
         self.model = model
+        self._compute = settings.compute
         self.max_seq_length = int(
             model.max_length if self.backend == "cross-encoder" else model.max_seq_length
         )
@@ -110,13 +111,15 @@ class PairScorer:
         return self._bi(pairs)
 
     def _cross(self, pairs: list[tuple[str, str]]) -> list[tuple[float, float, int]]:
-        logits = self.model.predict(
-            pairs,
-            batch_size=len(pairs),
-            activation_fn=self._identity,  # logits out; the routes choose sigmoid or raw
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._compute():
+            logits = self.model.predict(
+                pairs,
+                batch_size=len(pairs),
+                activation_fn=self._identity,  # logits out; the routes choose sigmoid or raw
+                convert_to_tensor=True,
+                show_progress_bar=False,
+            )
+        logits = logits.float().cpu().numpy()  # bfloat16 under autocast: numpy has no such type
         ids = self.model.tokenizer(
             [q for q, _ in pairs], [t for _, t in pairs], truncation=True, max_length=self.max_seq_length
         )["input_ids"]
@@ -127,9 +130,11 @@ class PairScorer:
         # Each distinct text (queries repeat across the pairs of one request) is embedded once.
         texts = list(dict.fromkeys(text for pair in pairs for text in pair))
         at = {text: i for i, text in enumerate(texts)}
-        vectors = self.model.encode(
-            texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True
-        )
+        import torch
+
+        with self._compute():
+            encoded = self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True)
+        vectors = torch.nn.functional.normalize(encoded.float(), dim=-1).cpu().numpy()
         ids = self.model.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
         out = []
         for query, text in pairs:
@@ -352,6 +357,7 @@ class Reranker(BatchedReplica):
             backend=self.settings.backend,
             device=self.settings.device,
             dtype=self.settings.dtype,
+            precision=self.settings.precision(),
             max_seq_length=self._scorer.max_seq_length if self._scorer is not None else None,
         )
 

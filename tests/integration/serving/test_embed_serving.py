@@ -22,6 +22,7 @@ pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e
 from model_serving.serve import CONFIG_DIR, ConfigError, check_config, load_config
 from services.models.embedder import HttpEmbedder, LocalEmbedder
 from services.models.http import ModelRequestError
+from services.models.precision import choose, describe
 from tests.serving import Served
 
 pytestmark = [
@@ -43,7 +44,7 @@ def served(cpu_models: Served) -> Served:
 @pytest.fixture(scope="module")
 def local() -> LocalEmbedder:
     """The in-process model, the reference for what the server returns."""
-    return LocalEmbedder(precision="float32")  # the Ray CPU profile runs float32
+    return LocalEmbedder(precision="auto")  # what the Ray CPU profile runs (dtype: auto)
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -91,7 +92,8 @@ async def test_openai_response_shape(served: Served) -> None:
         "model": "all-MiniLM-L6-v2",
         "dim": 384,
         "device": "cpu",
-        "dtype": "float32",
+        "dtype": "auto",
+        "precision": describe(choose("auto")),
         "max_seq_length": 256,
     }
 
