@@ -10,16 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 import topics
 from services import roles
 from services.common import ids, kafka_conf
 from services.common.codec import Codec
 from services.common.messages import DocumentIndexed, DocumentSubmitted
+from services.common.renewal import RENEWALS, needs_new_producer
 from services.common.stage import header_map
 from services.stores.ports import BlobStore
 from topics import TopicNames
+
+log = structlog.get_logger("ragstream.publisher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +55,22 @@ class DocumentPublisher:
         self.names = names
         self.codec = codec
         self.blobs = blobs
-        self._producer = Producer(
-            kafka_conf.client(bootstrap) | {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
-        )
+        self._config = kafka_conf.client(bootstrap) | {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+        }
+        self._producer = Producer(self._config)
         self._errors: list[str] = []
+        self._fenced = False  # the broker no longer accepts this producer: the next flush replaces it
 
     def _produce(self, record: DocumentSubmitted) -> None:
         topic = self.names(topics.INGEST)
 
-        def delivered(err: object, _msg: object) -> None:
+        def delivered(err: KafkaError | None, _msg: object) -> None:
             if err is not None:
                 self._errors.append(str(err))
+                self._fenced |= needs_new_producer(KafkaException(err))
 
         self._producer.produce(
             topic, self.codec.encode(record, topic), key=record.doc_id.encode(), on_delivery=delivered
@@ -106,6 +115,10 @@ class DocumentPublisher:
         that lives long, as the API's does, is not poisoned by an earlier failure)."""
         remaining = self._producer.flush(timeout_s)
         errors, self._errors = self._errors, []
+        if self._fenced:  # what failed is reported below; what is sent next goes on a new producer
+            self._producer, self._fenced = Producer(self._config), False
+            RENEWALS.labels("publisher").inc()
+            log.error("producer replaced: the broker no longer accepts it", error=errors[:1])
         if remaining or errors:
             raise RuntimeError(f"{remaining} message(s) undelivered; errors: {errors[:3]}")
 

@@ -42,7 +42,7 @@ def needs_new_producer(exc: BaseException) -> bool:
 class ProducerRenewal:
     """Replaces ``broker``'s producer after an error that needs a new one (once per producer)."""
 
-    def __init__(self, broker: KafkaBroker, role: str, flush_timeout_s: float = 10.0) -> None:
+    def __init__(self, broker: KafkaBroker, role: str, flush_timeout_s: float = 2.0) -> None:
         self.broker = broker
         self.role = role
         self.flush_timeout_s = flush_timeout_s

@@ -26,6 +26,8 @@ from services.common.stage import StageContext
 from services.common.tansu import ObjectServer, TansuBroker
 from services.gateway.config import GatewayConfig
 from services.gateway.kafka import ReplyChannel
+from services.publisher import DocumentPublisher
+from services.stores.blobs import LocalBlobStore
 from tests.faults import ResettingProxy
 from topics import TopicNames
 from topics.admin import ensure_topics
@@ -132,3 +134,38 @@ async def test_the_gateway_replaces_its_fenced_producer_without_failing_the_ques
     assert durable.proxy.resets == 1
     assert renewals("gateway") == before + 1
     assert keys_on(durable.bootstrap, names(topics.CHAT_REQUESTS), 6) == {f"q{i}" for i in range(6)}
+
+
+async def test_the_publisher_reports_what_failed_and_sends_the_rest_on_a_new_producer(
+    durable: Durable, tmp_path: Path
+) -> None:
+    """The API's publisher lives as long as the stack: a fenced producer fails the documents sent on it
+    (reported, never silent) and the next ones go out on a new producer."""
+    names = TopicNames(prefix=f"renew-{uuid.uuid4().hex[:6]}.")
+    ensure_topics(durable.bootstrap, names, 2, 1, (topics.INGEST,))
+    publisher = DocumentPublisher(
+        durable.bootstrap, names, SingleObjectCodec(), LocalBlobStore(tmp_path / "blobs")
+    )
+    before = renewals("publisher")
+    docs = []
+    for i in range(8):
+        doc = tmp_path / f"doc{i}.md"
+        doc.write_text(f"# Document {i}\n\nThe archive opens at {i} o'clock.\n")
+        docs.append(doc)
+    sent = [await publisher.upsert(docs[0], "t")]
+    publisher.flush()
+    durable.proxy.armed = 1
+    failed = 0
+    for doc in docs[1:]:  # one document per flush, as the API publishes an upload
+        sent.append(await publisher.upsert(doc, "t"))
+        try:
+            publisher.flush()
+        except RuntimeError:
+            failed += 1
+            sent.pop()  # reported as undelivered: the caller publishes it again
+    assert durable.proxy.resets == 1
+    assert renewals("publisher") == before + 1
+    assert 1 <= failed <= 2  # the send that met the reset, and one already queued behind it at most
+    on_topic = keys_on(durable.bootstrap, names(topics.INGEST), len(sent))
+    assert {s.doc_id for s in sent} <= on_topic  # every document reported sent is there
+    assert len(sent) >= 6
