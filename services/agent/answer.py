@@ -57,11 +57,20 @@ QUANTITY = re.compile(
 CODE = re.compile(r"`|\w_\w|\w\.\w|\(\)|--\w")
 WHO = re.compile(r"^\s*(?:and |but )?who\b", re.I)
 NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
+# A time is not always a number: "at dusk on Fridays", "every spring", "before noon".
+WHEN = re.compile(
+    QUANTITY.pattern + r"|\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"spring|summer|autumn|winter|morning|afternoon|evening|night|dawn|dusk|noon|midnight|sunrise|"
+    r"sunset|today|tomorrow|yesterday)\b",
+    re.I,
+)
 EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"\b(?:when|what (?:date|time|day))\b", re.I), WHEN),
     (
         re.compile(
-            r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|when|what (?:year|date|"
-            r"time|day)|(?:which|what) (?:version|release)|"
+            r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|what year|"
+            r"(?:which|what) (?:version|release)|"
             r"(?:the )?(?:default|minimum|maximum|limit|price|cost|length|size|number)\b)",
             re.I,
         ),

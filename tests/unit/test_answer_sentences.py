@@ -147,3 +147,11 @@ async def test_sentences_seen_before_are_not_embedded_again(answerer: SentenceAn
     first = counting.texts
     await answerer("Which trips need the approval of a head of department?", passages)
     assert counting.texts == first + 1  # only the new question
+
+
+async def test_a_when_question_is_answered_by_a_time_without_a_number(answerer: SentenceAnswerer) -> None:
+    """A time need not be a number ("at dusk on Fridays"): a "when" question is not refused for want of
+    a digit (it was, found by hand on the example stack)."""
+    passages = [passage("# Probe\n\nThe Wrenfield observatory opens at dusk on Fridays.", "Probe")]
+    text = await answer(answerer, "When does the Wrenfield observatory open?", passages)
+    assert "at dusk on Fridays" in text
