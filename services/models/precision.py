@@ -9,9 +9,10 @@ and float32 elsewhere; the choice is logged and shown by ``ragstream status``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Precision = Literal["float32", "bfloat16"]
 Requested = Literal["auto", "float32", "bfloat16"]
@@ -46,3 +47,14 @@ def describe(precision: Precision, flags: frozenset[str] | None = None) -> str:
     """``bfloat16 (avx512_bf16)``: the precision and the CPU feature that makes it fast."""
     native = sorted((cpu_flags() if flags is None else flags) & BF16_FLAGS)
     return f"{precision} ({', '.join(native)})" if precision == "bfloat16" and native else precision
+
+
+def products_in(precision: Precision) -> contextlib.AbstractContextManager[Any]:
+    """The context a CPU forward pass runs in at ``precision``: bfloat16 autocast (matrix products in
+    bfloat16; weights, layer norms and pooling stay float32, so a text's vector barely depends on the
+    batch it rides in) or nothing. The in-process embedder and the Ray Serve apps share it."""
+    if precision == "bfloat16":
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
