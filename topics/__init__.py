@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from services.common.messages import (
     AgentState,
+    AnswerFeedback,
     AvroRecord,
     ChunkCreated,
     ChunkEmbedded,
@@ -103,7 +104,17 @@ NODE_TOPICS: dict[str, TopicSpec] = {
     "respond": AGENT_RESPOND,
 }
 
-ALL: tuple[TopicSpec, ...] = INGESTION + CHAT
+# Users' ratings of answers: the raw material of new golden-set questions (`eval --from-feedback`).
+FEEDBACK = TopicSpec(
+    "chat.feedback",
+    AnswerFeedback,
+    "request_id",
+    "thumbs up/down on answers, with the question, answer and citations (kept forever)",
+    dlq=False,
+    config=KEEP_FOREVER,
+)
+
+ALL: tuple[TopicSpec, ...] = INGESTION + CHAT + (FEEDBACK,)
 
 
 def by_name(name: str) -> TopicSpec:

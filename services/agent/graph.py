@@ -62,6 +62,7 @@ ROUTE: dict[str, Literal["retrieve", "tool", "respond"]] = {
 class RetrievedContext:
     passages: list[Passage]
     facts: list[str]
+    index_version: str = ""  # the collection searched (chunks_vN)
 
 
 Retriever = Callable[[str, str, int], Awaitable[RetrievedContext]]
@@ -334,6 +335,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
                         "query": query,
                         "action": action,
                         "cached": True,
+                        "index_version": hit.index_version,
                         "answer": hit.answer,
                         "citations": citations,
                         "steps": [*state.steps, "plan"],
@@ -368,6 +370,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             update={
                 "passages": context.passages,
                 "facts": context.facts,
+                "index_version": context.index_version,
                 "steps": [*state.steps, "retrieve"],
             },
         )

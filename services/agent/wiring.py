@@ -3,6 +3,7 @@ calculator and the sandbox for tool, the rule extractor to find entities for que
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -38,10 +39,11 @@ class AnswerCache:
         self.vectors = vectors
         self.alias = alias
 
-    async def _key(self, tenant: str, query: str) -> tuple[str, list[float]]:
-        version = await self.cache.version(tenant, await self.vectors.resolve(self.alias))
+    async def _key(self, tenant: str, query: str) -> tuple[str, list[float], str]:
+        collection = await self.vectors.resolve(self.alias)
+        version = await self.cache.version(tenant, collection)
         [vector] = await self.embedder.embed([query], interactive=True)
-        return version, vector
+        return version, vector, collection or ""
 
     async def _live(self, tenant: str, citations: list[dict[str, Any]]) -> bool:
         for citation in citations:
@@ -52,19 +54,19 @@ class AnswerCache:
 
     async def lookup(self, tenant: str, query: str) -> CachedAnswer | None:
         try:
-            version, vector = await self._key(tenant, query)
+            version, vector, collection = await self._key(tenant, query)
             hit = await self.cache.get(tenant, version, query, vector)
             if hit is not None and not await self._live(tenant, hit.citations):
                 await self.cache.forget(tenant, version, hit.question)
                 return None
-            return hit
+            return None if hit is None else dataclasses.replace(hit, index_version=collection)
         except RedisError as exc:  # the cache is an optimisation: a miss, never a failed answer
             log.warning("answer cache unavailable", error=str(exc))
             return None
 
     async def store(self, tenant: str, query: str, answer: str, citations: list[dict[str, Any]]) -> None:
         try:
-            version, vector = await self._key(tenant, query)
+            version, vector, _ = await self._key(tenant, query)
             await self.cache.put(tenant, version, vector, query, answer, citations)
         except RedisError as exc:
             log.warning("answer cache unavailable", error=str(exc))
@@ -128,7 +130,7 @@ def agent_deps(
             for c in found.chunks
         ]
         facts = [f"{r['source']} —{r['type']}→ {r['target']}" for r in found.relations]
-        return RetrievedContext(passages, facts)
+        return RetrievedContext(passages, facts, found.collection or "")
 
     async def graph_search(text: str, tenant: str) -> list[str]:
         """Facts around the entities named in ``text`` (or, failing that, the name itself), 2 hops."""

@@ -68,6 +68,7 @@ class ReplyEmitter:
         step: str | None = None,
         citations: list[Citation] | None = None,
         code: str | None = None,
+        index_version: str | None = None,
     ) -> None:
         if not self.state.reply_to:
             return  # nobody listens (e.g. a replayed request without a gateway)
@@ -80,6 +81,7 @@ class ReplyEmitter:
             citations=citations or [],
             emitted_at=datetime.now(UTC),
             code=code,
+            index_version=index_version,
         )
         self.seq += 1
         data = self.ctx.codec.encode(event, self.state.reply_to)
@@ -133,7 +135,13 @@ async def step(ctx: StageContext, node: str, fn: NodeFn, state: AgentState) -> N
         update = dict(command.update or {})
         new_state = state.model_copy(update={**update, "seq": emitter.seq})
         if command.goto == END or not command.goto:
-            await emitter.send("FINAL", text=new_state.answer, step=node, citations=list(new_state.citations))
+            await emitter.send(
+                "FINAL",
+                text=new_state.answer,
+                step=node,
+                citations=list(new_state.citations),
+                index_version=new_state.index_version or None,
+            )
             await emitter.flush()
             log.info(
                 "answered",

@@ -250,4 +250,18 @@ def build_api(ports: ApiPorts) -> FastAPI:
         sent = await asyncio.to_thread(ops.replay, ports.bootstrap, ports.names, dlq_spec(topic))
         return {"replayed": len(sent)}
 
+    @app.get("/v1/feedback/candidates", tags=["operations"], responses={403: NOT_OPERATOR})
+    async def feedback_candidates(
+        _: Annotated[Principal, Depends(operator)],
+        tenant: Annotated[str | None, Query(description="Only this tenant's questions.")] = None,
+    ) -> dict[str, Any]:
+        """Users' rated answers as golden-set candidates for review (`ragstream eval --from-feedback`)."""
+        from services.common.codec import make_codec
+        from services.eval import feedback
+
+        codec = make_codec(ports.settings.kafka.schema_registry_url)
+        records, unreadable = await asyncio.to_thread(feedback.read, ports.bootstrap, ports.names, codec)
+        found = feedback.candidates(records, tenant)
+        return {"ratings": len(records), "unreadable": unreadable, "candidates": found}
+
     return app

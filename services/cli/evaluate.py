@@ -30,6 +30,20 @@ def evaluate(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Ask only the first N questions (a quick check).")] = None,
     as_json: Annotated[Path | None, typer.Option("--json", help="Write figures and answers here.")] = None,
+    from_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--from-feedback",
+            help="Measure nothing: turn users' rated answers (thumbs up/down in the chat) into golden-set "
+            "candidates for review, one per question, written to --out.",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where --from-feedback writes (default $RAGSTREAM_HOME/eval/feedback-candidates.jsonl)."
+        ),
+    ] = None,
     tenant: TenantOpt = None,
     url: UrlOpt = None,
     token: TokenOpt = None,
@@ -49,6 +63,12 @@ def evaluate(
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     settings = settings_for(home)
+    if from_feedback:
+        feedback_api = api_for(settings, url, token, tenant)
+        if feedback_api is None:
+            raise fail("eval --from-feedback needs the running stack's API (`ragstream up`) or --url")
+        _candidates(feedback_api, tenant, out or settings.home / "eval" / "feedback-candidates.jsonl")
+        return
     tenant = tenant or (None if url else EVAL_TENANT)
     api = api_for(settings, url, token, tenant)
     if api is None:
@@ -72,14 +92,37 @@ def evaluate(
               "summary": summary, "by_kind": kinds}  # fmt: skip
     history = settings.home / "eval" / "runs.jsonl"
     history.parent.mkdir(parents=True, exist_ok=True)
-    with history.open("a") as out:
-        out.write(json.dumps(record) + "\n")
+    with history.open("a") as runs:
+        runs.write(json.dumps(record) + "\n")
     if as_json:
         details = [_detail(s) for s in scores]
         as_json.write_text(json.dumps(record | {"questions": details}, indent=2))
     missed = metrics.below(summary, thresholds)
     if missed:
         raise fail("below the threshold: " + "; ".join(missed))
+
+
+def _candidates(api: Any, tenant: str | None, out: Path) -> None:
+    """Write the rated answers as golden-set candidates and say what came of them."""
+    found = api.call("GET", "/v1/feedback/candidates", params={"tenant": tenant} if tenant else {})
+    candidates = found["candidates"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in candidates))
+    up = sum(c["review"]["rating"] == "up" for c in candidates)
+    table = Table(title="feedback → golden-set candidates")
+    for column in ("id", "rating", "question", "cited"):
+        table.add_column(column)
+    for c in candidates[:20]:
+        mark = "[green]up[/]" if c["review"]["rating"] == "up" else "[red]down[/]"
+        table.add_row(c["id"], mark, c["question"][:70], ", ".join(c["review"]["cited"])[:50])
+    if candidates:
+        console.print(table)
+    note = f", {found['unreadable']} unreadable" if found["unreadable"] else ""
+    err.print(
+        f"{found['ratings']} ratings{note} → {len(candidates)} questions ({up} rated up, "
+        f"{len(candidates) - up} down) written to {out}. Review each: write its expected facts, set its "
+        "kind and sources, drop `review`, then add it to a golden.jsonl."
+    )
 
 
 def _progress(scored: Any) -> None:

@@ -22,6 +22,7 @@ from services.cli.app import (
     settings_for,
 )
 from services.common.settings import Settings
+from services.gateway.client import Answer
 
 
 def search(
@@ -79,7 +80,7 @@ def _gateway(settings: Settings, url: str | None, token: str | None, tenant: str
     return info["gateway_url"], issue_token(settings.gateway_secret(), tenant or settings.tenant, user, 3600)
 
 
-def _stream_answer(gateway_url: str, token: str, question: str, session_id: str) -> str:
+def _stream_answer(gateway_url: str, token: str, question: str, session_id: str) -> Answer:
     """Ask through the websocket gateway (the distributed agent), print tokens as they arrive, then
     the numbered sources; return the answer. A rate limit is waited out (the gateway says how long)."""
     import asyncio
@@ -103,7 +104,25 @@ def _stream_answer(gateway_url: str, token: str, question: str, session_id: str)
     for c in answer.citations:
         page = f", p.{c['page']}" if c.get("page") else ""
         console.print(f"  [{c['n']}] {c['title']}{page}  [dim]{c['source_uri']}[/]")
-    return answer.text
+    return answer
+
+
+def _rate(gateway_url: str, token: str, answer: Answer | None, line: str) -> None:
+    """`/up [comment]` or `/down [comment]` in chat: rate the last answer."""
+    import asyncio
+
+    from services.gateway.client import AskFailed, rate
+
+    command, _, comment = line.partition(" ")
+    if answer is None or not answer.request_id:
+        err.print("[yellow]nothing to rate yet: ask a question first[/]")
+        return
+    try:
+        asyncio.run(rate(gateway_url, token, answer.request_id, command[1:], comment.strip()))
+    except AskFailed as exc:
+        err.print(f"[red]the rating was not recorded:[/] {exc}")
+        return
+    err.print(f"[green]thanks: rated {command[1:]}[/]" + (" with your comment" if comment.strip() else ""))
 
 
 def ask(
@@ -123,11 +142,14 @@ def ask(
 
 def chat(tenant: TenantOpt = None, url: UrlOpt = None, token: TokenOpt = None, home: HomeOpt = None) -> None:
     """Interactive chat: follow-up questions may say "it" or "they" (resolved from the conversation).
-    Empty line or Ctrl-D quits."""
+    `/up` or `/down`, optionally with a comment, rates the last answer (`eval --from-feedback` turns
+    ratings into golden-set candidates). Empty line or Ctrl-D quits."""
     settings = settings_for(home)
     gateway_url, jwt = _gateway(settings, url, token, tenant)
     session_id = uuid.uuid4().hex  # the agent keeps this conversation's turns in chat memory
-    console.print("[dim]ask about your documents; empty line or Ctrl-D to quit[/]")
+    console.print("[dim]ask about your documents; /up or /down [comment] rates the last answer; "
+                  "empty line or Ctrl-D to quit[/]")  # fmt: skip
+    last: Answer | None = None
     while True:
         try:
             question = console.input("[bold]you>[/] ").strip()
@@ -135,7 +157,10 @@ def chat(tenant: TenantOpt = None, url: UrlOpt = None, token: TokenOpt = None, h
             break
         if not question:
             break
-        _stream_answer(gateway_url, jwt, question, session_id)
+        if question.split(" ", 1)[0] in ("/up", "/down"):
+            _rate(gateway_url, jwt, last, question)
+            continue
+        last = _stream_answer(gateway_url, jwt, question, session_id)
 
 
 def token(

@@ -68,6 +68,28 @@ class AgentState(AvroRecord):
     reply_to: str = ""
     seq: int = 0
     cached: bool = False
+    index_version: str = ""
+
+
+Rating = Literal["UP", "DOWN"]
+
+
+class AnswerFeedback(AvroRecord):
+    "A user's rating of one answer, on the feedback topic, keyed by request_id. The gateway fills in the question, answer, citations and index version from the request it streamed, so a rating stands on its own: `ragstream eval --from-feedback` turns rated answers into golden-set candidates. A user who rates again sends a new feedback_id; the latest given_at wins."
+
+    feedback_id: str
+    request_id: str
+    tenant: str
+    user: str
+    session_id: str = ""
+    rating: Rating
+    comment: str = ""
+    question: str
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    index_version: str = ""
+    gateway_id: str = ""
+    given_at: datetime
 
 
 class ChunkCreated(AvroRecord):
@@ -204,3 +226,4 @@ class ReplyEvent(AvroRecord):
     citations: list[Citation] = Field(default_factory=list)
     emitted_at: datetime
     code: str | None = None
+    index_version: str | None = None

@@ -24,6 +24,7 @@ class AskFailed(Exception):
 
 @dataclass
 class Answer:
+    request_id: str = ""
     text: str = ""
     citations: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0  # sent → final, without the time spent waiting out a rate limit
@@ -54,7 +55,9 @@ async def ask(
                     if on_event is not None:
                         on_event(event)
                     kind = event["type"]
-                    if kind == "token" and answer.first_token_s is None:
+                    if kind == "accepted":
+                        answer.request_id = str(event["request_id"])
+                    elif kind == "token" and answer.first_token_s is None:
                         answer.first_token_s = time.perf_counter() - sent
                     elif kind == "citations":
                         answer.citations = list(event["citations"])
@@ -70,3 +73,19 @@ async def ask(
                             break  # ask again
                         raise AskFailed(str(event.get("code")), str(event.get("message")))
     raise AskFailed("rate_limited", f"still rate-limited after waiting {answer.rate_limited_s:.0f}s")
+
+
+async def rate(gateway_url: str, token: str, request_id: str, rating: str, comment: str = "") -> str:
+    """Rate an answer ("up" or "down", with an optional comment); the feedback id it was recorded under."""
+    from websockets.asyncio.client import connect
+
+    frame = {"type": "feedback", "request_id": request_id, "rating": rating, "comment": comment}
+    async with connect(f"{gateway_url}?token={token}", open_timeout=10) as ws, asyncio.timeout(30):
+        await ws.send(json.dumps(frame))
+        async for raw in ws:
+            event = json.loads(raw)
+            if event["type"] == "feedback_recorded":
+                return str(event["feedback_id"])
+            if event["type"] == "error":
+                raise AskFailed(str(event.get("code")), str(event.get("message")))
+    raise AskFailed("closed", "the gateway closed the socket before recording the rating")

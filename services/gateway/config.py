@@ -41,6 +41,7 @@ class GatewayConfig:
     request_timeout_s: float = 30.0
     # Sockets one user may hold on one instance; one more is closed with 4429 (idle sockets cost memory).
     max_sockets_per_user: int = 32
+    feedback_ttl_s: int = 7 * 24 * 3600  # how long an answer can be rated (kept in Redis for it)
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings, **overrides: Any) -> GatewayConfig:

@@ -37,6 +37,8 @@ class Origin:
     reply_topic: str
     principal: Principal
     asked_ms: int
+    question: str = ""
+    session_id: str = ""
 
 
 class RequestRegistry:
@@ -48,10 +50,14 @@ class RequestRegistry:
     def _key(self, rid: str) -> str:
         return f"{self.prefix}req:{rid}"
 
-    async def record(self, rid: str, reply_topic: str, principal: Principal) -> None:
-        """Best effort: without it only cross-instance resume is lost, never the answer."""
+    async def record(
+        self, rid: str, reply_topic: str, principal: Principal, question: str = "", session_id: str = ""
+    ) -> None:
+        """Best effort: without it only cross-instance resume is lost, never the answer. The question
+        travels along so that an instance that adopts the request can have its answer rated."""
         value = {"reply": reply_topic, "tenant": principal.tenant, "user": principal.user,
-                 "asked_ms": int(time.time() * 1000)}  # fmt: skip
+                 "asked_ms": int(time.time() * 1000), "question": question,
+                 "session_id": session_id}  # fmt: skip
         try:
             await self.redis.set(self._key(rid), json.dumps(value), px=self.ttl_ms)
         except Exception as exc:
@@ -70,7 +76,14 @@ class RequestRegistry:
             return None
         value = json.loads(raw)
         principal = Principal(tenant=value["tenant"], user=value["user"])
-        return Origin(rid, value["reply"], principal, int(value["asked_ms"]))
+        return Origin(
+            rid,
+            value["reply"],
+            principal,
+            int(value["asked_ms"]),
+            str(value.get("question", "")),
+            str(value.get("session_id", "")),
+        )
 
 
 class Follower:

@@ -18,10 +18,10 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 import topics
 from services.common import kafka_conf
 from services.common.codec import Codec, CodecError
-from services.common.messages import AgentState, ReplyEvent
+from services.common.messages import AgentState, AnswerFeedback, AvroRecord, ReplyEvent
 from services.common.renewal import RENEWALS, needs_new_producer
 from services.gateway.config import GatewayConfig
-from topics import CHAT_REQUESTS, TopicNames
+from topics import CHAT_REQUESTS, FEEDBACK, TopicNames
 from topics.admin import ensure_topics
 
 log = structlog.get_logger("gateway")
@@ -42,6 +42,7 @@ class ReplyChannel:
         self.codec = codec
         self.on_events = on_events
         self.request_topic = names(CHAT_REQUESTS)
+        self.feedback_topic = names(FEEDBACK)
         self.reply_topic = names.replies(config.gateway_id)
         self.stopping = threading.Event()
         self._producer: Producer | None = None
@@ -71,7 +72,11 @@ class ReplyChannel:
     def _setup(self) -> None:
         cfg = self.config
         ensure_topics(
-            self.bootstrap, self.names, cfg.request_partitions, cfg.replication_factor, (CHAT_REQUESTS,)
+            self.bootstrap,
+            self.names,
+            cfg.request_partitions,
+            cfg.replication_factor,
+            (CHAT_REQUESTS, FEEDBACK),
         )
         admin = AdminClient(kafka_conf.client(self.bootstrap))
         if self.reply_topic not in admin.list_topics(timeout=15).topics:
@@ -176,21 +181,28 @@ class ReplyChannel:
         """Put the question on chat.requests; returns once the broker has it (raises otherwise). A
         failed delivery is sent again (a repeat is harmless: the agent's events carry the same seqs
         and this gateway drops repeats), on a new producer when the broker fenced the old one."""
+        await self._send(self.request_topic, state.request_id, state, attempts)
+
+    async def publish_feedback(self, record: AnswerFeedback, attempts: int = 3) -> None:
+        """Put a rating on chat.feedback (a repeat carries the same feedback_id: readers drop it)."""
+        await self._send(self.feedback_topic, record.request_id, record, attempts)
+
+    async def _send(self, topic: str, key: str, record: AvroRecord, attempts: int) -> None:
         for attempt in range(1, attempts + 1):
             producer = self._producer
             if producer is None:
                 raise RuntimeError("the gateway is not started")
             try:
-                await self._produce(producer, state)
+                await self._produce(producer, topic, key, record)
                 return
             except KafkaException as exc:
                 if needs_new_producer(exc):
                     self._renew(producer, exc)
                 if attempt == attempts:
                     raise
-                log.warning("publishing a question failed; sending it again", error=str(exc)[:300])
+                log.warning("publishing failed; sending it again", topic=topic, error=str(exc)[:300])
 
-    async def _produce(self, producer: Producer, state: AgentState) -> None:
+    async def _produce(self, producer: Producer, topic: str, key: str, record: AvroRecord) -> None:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -205,10 +217,5 @@ class ReplyChannel:
 
             loop.call_soon_threadsafe(apply)
 
-        producer.produce(
-            self.request_topic,
-            key=state.request_id.encode(),
-            value=self.codec.encode(state, self.request_topic),
-            on_delivery=settle,
-        )
+        producer.produce(topic, key=key.encode(), value=self.codec.encode(record, topic), on_delivery=settle)
         await asyncio.wait_for(done, self.config.publish_timeout_s)

@@ -25,3 +25,6 @@ TIME_TO_FINAL = Histogram(
     ["gateway"],
     buckets=_LATENCY_BUCKETS,
 )
+FEEDBACK = Counter(
+    "ragstream_feedback_total", "Answers rated by their users, by rating (up, down)", ["gateway", "rating"]
+)

@@ -19,6 +19,7 @@ MAX_QUESTION_CHARS = 4000
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates that JSON escapes can smuggle in
 MAX_HISTORY_TURNS = 50
 MAX_ID_CHARS = 128
+MAX_COMMENT_CHARS = 2000
 
 
 class ErrorCode:
@@ -34,6 +35,8 @@ class ErrorCode:
     UNAVAILABLE = "unavailable"  # the question could not be published; safe to ask again
     AGENT_ERROR = "agent_error"  # the agent failed the request (an ERROR reply event)
     AGENT_TIMEOUT = "agent_timeout"  # the agent sent nothing for request_timeout_s; the request is closed
+    NOT_ANSWERED = "not_answered"  # feedback on a request that has no final answer (yet)
+    TOO_MANY_RATINGS = "too_many_ratings"  # this answer was rated FeedbackBook.max_ratings times already
 
 
 class ProtocolError(Exception):
@@ -70,12 +73,23 @@ class Ping(_Msg):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[Ask | Resume | Ping, Field(discriminator="type")]
-_client_adapter: TypeAdapter[Ask | Resume | Ping] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("ask", "resume", "ping")
+class Feedback(_Msg):
+    """A rating of an answered request; rating again replaces the earlier one (the latest counts)."""
+
+    type: Literal["feedback"]
+    request_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
 
 
-def parse_client(frame: str | bytes, max_question_chars: int = MAX_QUESTION_CHARS) -> Ask | Resume | Ping:
+ClientMessage = Annotated[Ask | Resume | Ping | Feedback, Field(discriminator="type")]
+_client_adapter: TypeAdapter[Ask | Resume | Ping | Feedback] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("ask", "resume", "ping", "feedback")
+
+
+def parse_client(
+    frame: str | bytes, max_question_chars: int = MAX_QUESTION_CHARS
+) -> Ask | Resume | Ping | Feedback:
     try:
         data = json.loads(frame)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -95,6 +109,10 @@ def parse_client(frame: str | bytes, max_question_chars: int = MAX_QUESTION_CHAR
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"invalid {kind}: {problems}") from None
+    if isinstance(msg, Feedback) and _UNSAFE.search(msg.comment + msg.request_id):
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, "text holds a NUL or a lone surrogate (not valid Unicode text)"
+        )
     if isinstance(msg, Ask):
         texts = [msg.question, msg.session_id, *(text for _, text in msg.history)]
         if any(_UNSAFE.search(t) for t in texts):
@@ -165,7 +183,16 @@ class Pong(_Msg):
     type: Literal["pong"] = "pong"
 
 
-ServerMessage = Accepted | Resumed | Status | Token | Citations | Final | Error | Pong
+class FeedbackRecorded(_Msg):
+    """The rating is on the feedback topic."""
+
+    type: Literal["feedback_recorded"] = "feedback_recorded"
+    request_id: str
+    feedback_id: str
+    rating: Literal["up", "down"]
+
+
+ServerMessage = Accepted | Resumed | Status | Token | Citations | Final | Error | Pong | FeedbackRecorded
 
 
 def from_reply(event: ReplyEvent) -> ServerMessage:

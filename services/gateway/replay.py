@@ -10,10 +10,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from services.common.messages import Citation
 from services.gateway.auth import Principal
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
+
+    from services.gateway.feedback import Answered
 
 
 @dataclass
@@ -37,6 +40,10 @@ class RequestLog:
     heard_at: float = field(default_factory=time.monotonic)  # published, or the agent's last event
     first_token: bool = False
     followed: bool = False  # adopted from another instance: its events come from a _Follower only
+    question: str = ""
+    session_id: str = ""
+    citations: list[Citation] = field(default_factory=list)  # from the CITATIONS event
+    answered: Answered | None = None  # set by the FINAL event: what a rating of it records
 
     @property
     def end(self) -> int:

@@ -36,9 +36,11 @@ from services.common.codec import Codec, make_codec
 from services.common.messages import AgentState, ChatTurn, ReplyEvent
 from services.gateway.auth import AuthError, Principal, verify
 from services.gateway.config import GatewayConfig
+from services.gateway.feedback import Answered, FeedbackBook
 from services.gateway.follow import Follower, RequestRegistry
 from services.gateway.kafka import ReplyChannel
 from services.gateway.metrics import (
+    FEEDBACK,
     OPEN_SOCKETS,
     RATE_LIMITED,
     REQUESTS,
@@ -51,6 +53,8 @@ from services.gateway.protocol import (
     Ask,
     Error,
     ErrorCode,
+    Feedback,
+    FeedbackRecorded,
     Ping,
     Pong,
     ProtocolError,
@@ -109,6 +113,7 @@ class Gateway:
             redis, self.config.rate_capacity, self.config.rate_per_s, self.config.redis_prefix
         )
         self.registry = RequestRegistry(redis, self.config.redis_prefix, self.config.retention_s)
+        self.feedback = FeedbackBook(redis, self.config.redis_prefix, self.config.feedback_ttl_s)
         self.kafka = ReplyChannel(bootstrap, names, self.config, self.codec, self._on_events)
         self.request_topic = self.kafka.request_topic
         self.reply_topic = self.kafka.reply_topic
@@ -190,9 +195,14 @@ class Gateway:
             if event.type == "TOKEN" and not req.first_token:
                 req.first_token = True
                 TIME_TO_FIRST_TOKEN.labels(self.gateway_id).observe(now - req.asked_at)
+            elif event.type == "CITATIONS":
+                req.citations = event.citations
             elif event.type == "FINAL":
                 TIME_TO_FINAL.labels(self.gateway_id).observe(now - req.asked_at)
                 REQUESTS.labels(self.gateway_id, "answered").inc()
+                final = event if event.citations else event.model_copy(update={"citations": req.citations})
+                req.answered = Answered(req.request_id, req.principal, req.session_id, req.question, final)
+                self._spawn(self.feedback.remember(req.answered))
             elif event.type == "ERROR":
                 REQUESTS.labels(self.gateway_id, "agent_error").inc()
             self._append(req, event.seq, dump(from_reply(event)), event.type in ("FINAL", "ERROR"), now)
@@ -323,7 +333,8 @@ class Gateway:
             return None
         if origin is None:
             return None
-        req = RequestLog(rid, origin.principal, followed=True, last_seq=after_seq, dropped_upto=after_seq)
+        req = RequestLog(rid, origin.principal, followed=True, last_seq=after_seq, dropped_upto=after_seq,
+                         question=origin.question, session_id=origin.session_id)  # fmt: skip
         if origin.principal == principal:
             self._remember(req)
             assert self._loop is not None
@@ -415,6 +426,8 @@ class Gateway:
                 await self._resume(client, msg)
             elif isinstance(msg, Ping):
                 self._send(client, Pong())
+            elif isinstance(msg, Feedback):
+                await self._rate(client, msg)
         except Exception as exc:  # one bad message never ends the socket or the server
             log.exception("message handling failed", error=repr(exc))
             self._send(client, Error(code="internal", message="internal error"))
@@ -441,7 +454,7 @@ class Gateway:
             )
             return
         rid = uuid.uuid4().hex
-        req = RequestLog(rid, principal, asked_at=asked_at)
+        req = RequestLog(rid, principal, asked_at=asked_at, question=msg.question, session_id=msg.session_id)
         self._remember(req)  # before publishing: replies may arrive before the delivery report
         state = AgentState(
             request_id=rid,
@@ -462,7 +475,7 @@ class Gateway:
             self._send(client, Error(code=ErrorCode.UNAVAILABLE, message="could not submit the question"))
             return
         req.heard_at = time.monotonic()  # the agent's silence counts from here
-        self._spawn(self.registry.record(rid, self.reply_topic, principal))
+        self._spawn(self.registry.record(rid, self.reply_topic, principal, msg.question, msg.session_id))
         self._send(client, Accepted(request_id=rid))
         if not client.overflowed:
             self._hold(req, client, -1)
@@ -496,3 +509,29 @@ class Gateway:
         self._send(client, Resumed(request_id=msg.request_id, after_seq=msg.after_seq))
         if not client.overflowed:
             self._hold(req, client, msg.after_seq)
+
+    async def _rate(self, client: ClientSocket, msg: Feedback) -> None:
+        """A thumbs up or down on an answered request: one record on the feedback topic."""
+        rid = msg.request_id
+        req = self._requests.get(rid)
+        local = req.answered if req is not None and req.principal == client.principal else None
+        try:
+            if local is None and req is not None and not req.done and req.principal == client.principal:
+                raise ProtocolError(ErrorCode.NOT_ANSWERED, "this question has no answer yet")
+            record = await self.feedback.rate(client.principal, msg, self.gateway_id, local)
+        except ProtocolError as exc:
+            self._send(client, Error(request_id=rid, code=exc.code, message=exc.message))
+            return
+        try:
+            await self.kafka.publish_feedback(record)
+        except Exception as exc:
+            log.warning("publishing feedback failed", error=repr(exc), request_id=rid)
+            self._send(
+                client, Error(request_id=rid, code=ErrorCode.UNAVAILABLE, message="could not record it")
+            )
+            return
+        FEEDBACK.labels(self.gateway_id, msg.rating).inc()
+        log.info("answer rated", request_id=rid, rating=msg.rating, commented=bool(record.comment))
+        self._send(
+            client, FeedbackRecorded(request_id=rid, feedback_id=record.feedback_id, rating=msg.rating)
+        )

@@ -64,6 +64,7 @@ class CachedAnswer:
     answer: str
     citations: list[dict[str, Any]]
     similarity: float
+    index_version: str = ""  # the collection the cached answer belongs to (set by the agent's view)
 
 
 class SemanticCache:

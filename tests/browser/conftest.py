@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from services.gateway import Gateway
 from tests.support import chat_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
@@ -65,12 +67,16 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     await context.close()
 
 
+@dataclass(frozen=True)
+class Site:
+    base: str  # http base URL of the gateway serving the page
+    secret: str  # the token signing secret
+    gateway: Gateway
+
+
 @pytest.fixture(scope="module")
-async def site(
-    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[str, str]]:
-    """(http base URL of the gateway serving the page, token signing secret) over the embedded stack
-    with examples/docs indexed for 'acme'."""
+async def site(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    """The page's gateway over the embedded stack with examples/docs indexed for 'acme'."""
     secret = "browser-secret-" + uuid.uuid4().hex
     async with chat_stack(kafka_bootstrap, tmp_path_factory.mktemp("browser"), secret, "web") as (_, gateway):
-        yield f"http://{gateway.config.host}:{gateway.port}", secret
+        yield Site(f"http://{gateway.config.host}:{gateway.port}", secret, gateway)

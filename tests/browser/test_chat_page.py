@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
 from services.gateway import issue_token
+from tests.browser.conftest import Site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 TENANT = "acme"
@@ -34,10 +35,9 @@ RECORD_ANSWER_LENGTHS = """() => {
 }"""
 
 
-async def open_chat(page: Page, site: tuple[str, str], token: str | None = None) -> None:
-    base, secret = site
-    token = token or issue_token(secret, TENANT, "alice", 300)
-    await page.goto(f"{base}/?token={token}")
+async def open_chat(page: Page, site: Site, token: str | None = None) -> None:
+    token = token or issue_token(site.secret, TENANT, "alice", 300)
+    await page.goto(f"{site.base}/?token={token}")
     await expect(page.locator("#token")).to_have_value(token)
     await page.evaluate(RECORD_ANSWER_LENGTHS)
 
@@ -47,9 +47,7 @@ async def ask(page: Page, question: str) -> None:
     await page.get_by_role("button", name="Ask").click()
 
 
-async def test_question_streams_steps_answer_and_openable_citations(
-    page: Page, site: tuple[str, str]
-) -> None:
+async def test_question_streams_steps_answer_and_openable_citations(page: Page, site: Site) -> None:
     """A question shows plan → retrieve → respond, streams the answer token by token, and its Helios
     citation expands to the source's title, page and URI."""
     await open_chat(page, site)
@@ -98,10 +96,10 @@ async def test_question_streams_steps_answer_and_openable_citations(
     ids=["forged-4403", "expired-4401"],
 )
 async def test_bad_token_shows_an_authentication_error(
-    page: Page, site: tuple[str, str], ttl_s: int, foreign_key: bool, expected: str
+    page: Page, site: Site, ttl_s: int, foreign_key: bool, expected: str
 ) -> None:
     """A forged (4403) or expired (4401) token ends in a plain-words authentication error, no answer."""
-    _, secret = site
+    secret = site.secret
     token = issue_token(
         "someone-elses-signing-secret-0123456789" if foreign_key else secret, TENANT, "alice", ttl_s
     )
@@ -117,7 +115,7 @@ async def test_bad_token_shows_an_authentication_error(
         await page.screenshot(path=str(SCREENSHOT.with_name("ragstream-chat-page-auth-error.png")))
 
 
-async def test_dropped_socket_reconnects_and_resumes_without_gaps(page: Page, site: tuple[str, str]) -> None:
+async def test_dropped_socket_reconnects_and_resumes_without_gaps(page: Page, site: Site) -> None:
     """When the socket drops mid-answer the page reconnects, resumes after the last event it showed and
     ends with the same answer, each token once."""
     drops = {"left": 1}
@@ -170,7 +168,7 @@ async def test_dropped_socket_reconnects_and_resumes_without_gaps(page: Page, si
     assert lengths[-1] == len(text), lengths
 
 
-async def test_rate_limit_is_explained(page: Page, site: tuple[str, str]) -> None:
+async def test_rate_limit_is_explained(page: Page, site: Site) -> None:
     """A rate_limited error says in plain words how long to wait."""
 
     async def route(ws: WebSocketRoute) -> None:
@@ -194,7 +192,7 @@ async def test_rate_limit_is_explained(page: Page, site: tuple[str, str]) -> Non
     await expect(page.get_by_role("button", name="Ask")).to_be_enabled()
 
 
-async def test_follow_up_uses_the_page_session_memory(page: Page, site: tuple[str, str]) -> None:
+async def test_follow_up_uses_the_page_session_memory(page: Page, site: Site) -> None:
     """Questions from one page load share a session_id, so a follow-up "it" means Helios Labs."""
     await open_chat(page, site)
     await ask(page, "Where is Helios Labs headquartered?")
@@ -208,3 +206,42 @@ async def test_follow_up_uses_the_page_session_memory(page: Page, site: tuple[st
     claims = [s for s in text.split(" [") if "works for" in s]
     assert claims, text
     assert all("Helios Labs" in claim for claim in claims), text
+
+
+async def test_rating_an_answer_puts_it_on_the_feedback_topic(page: Page, site: Site) -> None:
+    """Thumbs down, then a comment: each is recorded (the page says so), and the feedback topic holds
+    the rating with the question, the answer the page shows, its citations and the index version."""
+    from services.common.codec import make_codec
+    from services.eval import feedback
+
+    await open_chat(page, site)
+    await ask(page, QUESTION)
+    turn = page.locator(".turn").last
+    await expect(turn).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
+    bar = turn.locator(".feedback")
+    await expect(bar).to_be_visible()
+    await bar.get_by_role("button", name="Not helpful").click()
+    await expect(bar.get_by_role("button", name="Not helpful")).to_have_attribute("aria-pressed", "true")
+    await expect(bar.get_by_role("status")).to_have_text(re.compile("Thanks"))
+    await expect(bar).to_have_attribute("data-recorded", "down")
+    await bar.get_by_label("Comment on this answer").fill("it left out Bob")
+    await bar.get_by_role("button", name="Send").click()
+    await expect(bar.get_by_role("status")).to_have_text("Thanks, your comment was recorded.")
+    await page.screenshot(path=str(SCREENSHOT.with_name("ragstream-chat-page-feedback.png")))
+
+    request_id = await turn.get_attribute("data-request-id")
+    shown = await turn.locator(".answer").inner_text()
+    gw = site.gateway
+    records, unreadable = feedback.read(gw.bootstrap, gw.names, make_codec(None))
+    mine = [r for r in records if r.request_id == request_id]
+    assert unreadable == 0
+    assert [(r.rating, r.comment) for r in mine] == [("DOWN", ""), ("DOWN", "it left out Bob")]
+    last = mine[-1]
+    assert (last.tenant, last.user, last.question) == (TENANT, "alice", QUESTION)
+    assert last.answer.strip() == shown.strip()
+    assert last.citations
+    assert any("helios" in c.source_uri.lower() for c in last.citations)
+    assert re.fullmatch(r".+_v\d+", last.index_version), last.index_version
+    [candidate] = [c for c in feedback.candidates(records) if c["review"]["request_id"] == request_id]
+    assert candidate["review"]["comment"] == "it left out Bob"
+    assert candidate["sources"] == []

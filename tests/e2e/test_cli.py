@@ -177,6 +177,24 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert strict.returncode == 1
     assert "below the threshold: fact" in strict.stderr
 
+    # A rating in `ragstream chat` reaches the feedback topic; `eval --from-feedback` makes it a candidate
+    talk = subprocess.run(
+        [RAGSTREAM, "chat", "--tenant", "eval"],
+        input="When does the Quillfeather archive open?\n/down it should say weekdays only\n\n",
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert talk.returncode == 0, talk.stdout + talk.stderr
+    assert "thanks: rated down with your comment" in talk.stderr
+    candidates_file = tmp_path / "candidates.jsonl"
+    mined = cli("eval", "--from-feedback", "--out", str(candidates_file), env=env)
+    assert mined.returncode == 0, mined.stdout + mined.stderr
+    assert "1 questions (0 rated up, 1 down)" in mined.stderr
+    [candidate] = [json.loads(line) for line in candidates_file.read_text().splitlines()]
+    assert candidate["question"] == "When does the Quillfeather archive open?"
+    assert candidate["review"]["comment"] == "it should say weekdays only"
+    assert candidate["review"]["cited"] == ["archive.md"]
+    assert "nine" in candidate["review"]["answer"]
+
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     assert "stopped cleanly" in log.read_text()

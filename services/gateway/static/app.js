@@ -23,6 +23,12 @@
     agent_error: "Something went wrong while answering. Please try again.",
     internal: "The server hit an unexpected error. Please try again.",
   };
+  const FEEDBACK_ERROR_TEXT = {
+    not_found: "This answer can no longer be rated.",
+    not_answered: "Wait for the answer before rating it.",
+    too_many_ratings: "This answer has been rated enough times.",
+    unavailable: "Your rating could not be recorded right now. Please try again.",
+  };
 
   const $ = (id) => document.getElementById(id);
   const tokenInput = $("token");
@@ -40,6 +46,8 @@
   let current = null; // the turn being answered: {el, question, requestId, lastSeq, text, done}
   let reconnects = 0;
   let reconnectTimer = null;
+  const answered = new Map(); // request id -> the turn's element, for ratings
+  let outbox = []; // frames waiting for the socket to open (ratings sent while disconnected)
 
   function randomId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
@@ -125,6 +133,7 @@
     sock.addEventListener("open", () => {
       if (ws !== sock) return;
       setConn("open", "connected");
+      for (const frame of outbox.splice(0)) sock.send(frame);
       if (current && !current.done) {
         if (current.requestId) {
           sock.send(JSON.stringify({ type: "resume", request_id: current.requestId, after_seq: current.lastSeq }));
@@ -250,6 +259,8 @@
 
   function onMessage(msg) {
     if (msg.type === "pong") return;
+    if (msg.type === "feedback_recorded") return onRated(msg);
+    if (msg.type === "error" && msg.seq === undefined && answered.has(msg.request_id)) return onRatingError(msg);
     if (msg.type === "error" && msg.seq === undefined) return onRequestError(msg);
     if (!current || current.done) return;
     if (msg.type === "accepted") {
@@ -276,6 +287,7 @@
         return showCitations(msg.citations || []);
       case "final":
         renderAnswer(msg.text);
+        offerRating(current.el, current.requestId);
         return finishTurn("done");
       case "error":
         return failTurn(ERROR_TEXT[msg.code] || msg.message || "Something went wrong.");
@@ -295,6 +307,65 @@
     } else {
       showNotice(text);
     }
+  }
+
+  // ---------------------------------------------------------------- ratings (thumbs up / down)
+
+  function sendFrame(obj) {
+    const frame = JSON.stringify(obj);
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
+    else {
+      outbox.push(frame);
+      if (!ws || ws.readyState !== WebSocket.CONNECTING) connect();
+    }
+  }
+
+  function offerRating(el, requestId) {
+    answered.set(requestId, el);
+    const bar = el.querySelector(".feedback");
+    const form = bar.querySelector(".feedback-comment");
+    const status = bar.querySelector(".feedback-status");
+    bar.hidden = false;
+    bar.querySelectorAll(".rate").forEach((button) =>
+      button.addEventListener("click", () => {
+        const rating = button.dataset.rating;
+        bar.dataset.rating = rating;
+        bar.querySelectorAll(".rate").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+        status.textContent = "Sending…";
+        form.hidden = false;
+        sendFrame({ type: "feedback", request_id: requestId, rating });
+      }),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const comment = form.elements.comment.value.trim();
+      if (!comment || !bar.dataset.rating) return;
+      status.textContent = "Sending…";
+      bar.dataset.commented = "pending";
+      sendFrame({ type: "feedback", request_id: requestId, rating: bar.dataset.rating, comment });
+    });
+  }
+
+  function onRated(msg) {
+    const el = answered.get(msg.request_id);
+    if (!el) return;
+    const bar = el.querySelector(".feedback");
+    bar.dataset.recorded = msg.rating;
+    const commented = bar.dataset.commented === "pending";
+    if (commented) {
+      bar.dataset.commented = "yes";
+      bar.querySelector(".feedback-comment").hidden = true;
+    }
+    bar.querySelector(".feedback-status").textContent = commented
+      ? "Thanks, your comment was recorded."
+      : "Thanks! Add a comment if you like.";
+  }
+
+  function onRatingError(msg) {
+    const bar = answered.get(msg.request_id).querySelector(".feedback");
+    bar.dataset.recorded = "";
+    bar.querySelector(".feedback-status").textContent =
+      FEEDBACK_ERROR_TEXT[msg.code] || msg.message || "Your rating could not be recorded.";
   }
 
   function addStep(step) {
