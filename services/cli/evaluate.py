@@ -30,6 +30,18 @@ def evaluate(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Ask only the first N questions (a quick check).")] = None,
     as_json: Annotated[Path | None, typer.Option("--json", help="Write figures and answers here.")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write an HTML report: every run's metrics plotted, this run's misses."),
+    ] = None,
+    judge: Annotated[
+        bool | None,
+        typer.Option(
+            "--judge/--no-judge",
+            help="Grade faithfulness and relevancy with the LLM (default: on when RAGSTREAM_MODELS__LLM_URL "
+            "names one).",
+        ),
+    ] = None,
     from_feedback: Annotated[
         bool,
         typer.Option(
@@ -83,8 +95,9 @@ def evaluate(
         failed = asyncio.run(runner.publish(target, golden))
         if failed:
             raise fail(f"{failed} golden documents were not indexed (see `ragstream dlq list`)")
-    err.print(f"asking {len(items)} questions …")
-    scores = asyncio.run(runner.run(target, items, on_scored=_progress))
+    grader = _judge(settings, judge)
+    err.print(f"asking {len(items)} questions" + (" (an LLM judges the answers)" if grader else "") + " …")
+    scores = asyncio.run(_run(runner, target, items, grader))
     summary = metrics.summarise(scores)
     kinds = metrics.by_kind(scores)
     _print(summary, kinds, scores)
@@ -94,12 +107,39 @@ def evaluate(
     history.parent.mkdir(parents=True, exist_ok=True)
     with history.open("a") as runs:
         runs.write(json.dumps(record) + "\n")
+    details = [_detail(s) for s in scores]
     if as_json:
-        details = [_detail(s) for s in scores]
         as_json.write_text(json.dumps(record | {"questions": details}, indent=2))
+    if html:
+        from services.eval.report import render
+
+        past = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+        html.write_text(render([r for r in past if r.get("golden") == str(golden)], details))
+        err.print(f"report: {html}")
     missed = metrics.below(summary, thresholds)
     if missed:
         raise fail("below the threshold: " + "; ".join(missed))
+
+
+def _judge(settings: Any, wanted: bool | None) -> Any:
+    """The LLM judge when one is configured (and not turned off); --judge without an LLM is an error."""
+    from services.eval.judge import Judge
+    from services.models.llm import chat_model_from
+
+    if wanted is False:
+        return None
+    llm = chat_model_from(settings.models)
+    if llm is None and wanted:
+        raise fail("--judge needs an LLM: set RAGSTREAM_MODELS__LLM_URL (an OpenAI-compatible server)")
+    return Judge(llm) if llm is not None else None
+
+
+async def _run(runner: Any, target: Any, items: list[Any], grader: Any) -> list[Any]:
+    try:
+        return list(await runner.run(target, items, on_scored=_progress, judge=grader))
+    finally:
+        if grader is not None:
+            await grader.llm.close()
 
 
 def _candidates(api: Any, tenant: str | None, out: Path) -> None:
@@ -143,7 +183,19 @@ def _fmt(value: float | None, percent: bool = True) -> str:
 
 def _print(summary: dict[str, Any], kinds: dict[str, dict[str, Any]], scores: list[Any]) -> None:
     table = Table(title="golden set", show_lines=False)
-    columns = ("questions", "hit@1", "hit@5", "mrr", "fact", "cites", "idk", "false_idk", "p50_s")
+    columns: tuple[str, ...] = (
+        "questions",
+        "hit@1",
+        "hit@5",
+        "mrr",
+        "fact",
+        "cites",
+        "idk",
+        "false_idk",
+        "p50_s",
+    )
+    if summary.get("judged"):
+        columns += ("faithfulness", "relevancy")
     table.add_column("kind")
     for column in columns:
         table.add_column(column, justify="right")
@@ -171,4 +223,5 @@ def _detail(scored: Any) -> dict[str, Any]:
     return {"id": item.id, "kind": item.kind, "question": item.question, "rank": scored.rank,
             "fact": scored.fact, "cites": scored.cites, "idk": scored.idk,
             "seconds": round(scored.seconds, 3), "error": scored.error, "answer": scored.answer,
-            "cited": scored.cited}  # fmt: skip
+            "cited": scored.cited, "faithfulness": scored.faithfulness,
+            "relevancy": scored.relevancy}  # fmt: skip

@@ -7,7 +7,9 @@ Per question (``Outcome`` in, ``Scores`` out):
 * ``fact``: every expected fact is in the answer (case-insensitive, whitespace-normalised, on word
   boundaries: "5 minutes" is not found in "15 minutes");
 * ``cites``: a citation of the answer names an expected source;
-* ``idk``: an unanswerable question was answered "I don't know" (and nothing else was).
+* ``idk``: an unanswerable question was answered "I don't know" (and nothing else was);
+* ``faithfulness`` / ``relevancy``: an LLM judge's grades (``services/eval/judge.py``), when one is
+  configured, over the answers it judged.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from services.eval.golden import KINDS, GoldenItem
+from services.eval.judge import Judgement
 
 DONT_KNOW = re.compile(r"\b(i don't know|i do not know|don't know|not in the (indexed )?documents)\b", re.I)
-METRICS = ("hit@1", "hit@5", "mrr", "fact", "cites", "idk", "errors")
+METRICS = ("hit@1", "hit@5", "mrr", "fact", "cites", "idk", "errors", "faithfulness", "relevancy")
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Outcome:
     hits: list[str] = field(default_factory=list)  # source file of each search hit, best first
     seconds: float = 0.0
     error: str | None = None
+    judgement: Judgement | None = None
 
 
 @dataclass
@@ -44,6 +48,8 @@ class Scores:
     error: str | None = None
     answer: str = ""
     cited: list[str] = field(default_factory=list)
+    faithfulness: float | None = None
+    relevancy: float | None = None
 
     @property
     def ranked(self) -> bool:
@@ -86,6 +92,8 @@ def score(item: GoldenItem, outcome: Outcome) -> Scores:
         error=outcome.error,
         answer=outcome.answer,
         cited=list(outcome.cited),
+        faithfulness=outcome.judgement.faithfulness if outcome.judgement else None,
+        relevancy=outcome.judgement.relevancy if outcome.judgement else None,
     )
 
 
@@ -111,6 +119,9 @@ def summarise(scores: Sequence[Scores]) -> dict[str, float | None]:
         "errors": float(sum(s.error is not None for s in scores)),
         "p50_s": round(seconds[len(seconds) // 2], 3) if seconds else None,
         "p95_s": round(seconds[min(len(seconds) - 1, int(len(seconds) * 0.95))], 3) if seconds else None,
+        "faithfulness": _mean([s.faithfulness for s in scores if s.faithfulness is not None]),
+        "relevancy": _mean([s.relevancy for s in scores if s.relevancy is not None]),
+        "judged": float(sum(s.faithfulness is not None or s.relevancy is not None for s in scores)),
     }
 
 

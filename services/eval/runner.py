@@ -4,6 +4,10 @@ search) and the chat gateway (ask) — so it measures a local `ragstream up` and
 Documents are published under ``golden://<path>`` (content-addressed: publishing the same set again
 changes nothing) and every answer's citations are mapped back to those paths. The questions of one
 conversation share a chat session, in turn order; the others each get a session of their own.
+
+With a ``Judge`` (an LLM), every answer that is not "I don't know" is also graded for faithfulness
+against the passages the index holds for it — the top chunks for the question and for the answer's own
+words (an extractive answer finds the passage it quotes) — and for relevancy to the question.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 import httpx
 
 from services.eval.golden import GoldenItem, documents, sessions
-from services.eval.metrics import Outcome, Scores, score
+from services.eval.judge import Judge
+from services.eval.metrics import Outcome, Scores, says_dont_know, score
 from services.gateway.client import AskFailed, ask
 
 SCHEME = "golden://"
@@ -63,13 +68,27 @@ async def publish(target: Target, root: Path, on_done: Callable[[str, str], None
     return failed
 
 
-async def search(http: httpx.AsyncClient, question: str, k: int = 5) -> list[str]:
+async def search(http: httpx.AsyncClient, question: str, k: int = 5) -> list[dict[str, Any]]:
+    """The top chunks for ``question`` (source_uri, text, ...), best first."""
     body: dict[str, Any] = (await http.get("/v1/search", params={"q": question, "k": k})).json()
-    return [source_of(str(chunk.get("source_uri", ""))) for chunk in body.get("chunks", [])]
+    return list(body.get("chunks", []))
+
+
+def sources(chunks: list[dict[str, Any]]) -> list[str]:
+    return [source_of(str(chunk.get("source_uri", ""))) for chunk in chunks]
+
+
+async def grounds(http: httpx.AsyncClient, question: str, answer: str) -> list[str]:
+    """What the judge reads an answer against: the top chunks for the question and for the answer."""
+    found = await search(http, question) + (await search(http, answer[:500]) if answer.strip() else [])
+    return list(dict.fromkeys(str(c.get("text", "")) for c in found if c.get("text")))
 
 
 async def run(
-    target: Target, items: list[GoldenItem], on_scored: Callable[[Scores], None] | None = None
+    target: Target,
+    items: list[GoldenItem],
+    on_scored: Callable[[Scores], None] | None = None,
+    judge: Judge | None = None,
 ) -> list[Scores]:
     """Ask every question (sessions one after another, so latencies are not queueing) and score it."""
     scored: list[Scores] = []
@@ -80,7 +99,7 @@ async def run(
             for item in session:
                 outcome = Outcome()
                 if item.turn == 1:
-                    outcome.hits = await search(http, item.question)
+                    outcome.hits = sources(await search(http, item.question))
                 started = time.perf_counter()
                 try:
                     answer = await ask(target.gateway_url, target.token, item.question, session_id)
@@ -90,6 +109,9 @@ async def run(
                 except (AskFailed, OSError, TimeoutError) as exc:
                     outcome.error = str(exc)
                     outcome.seconds = time.perf_counter() - started
+                if judge is not None and outcome.error is None and not says_dont_know(outcome.answer):
+                    passages = await grounds(http, item.question, outcome.answer)
+                    outcome.judgement = await judge.judge(item.question, outcome.answer, passages)
                 result = score(item, outcome)
                 scored.append(result)
                 if on_scored is not None:

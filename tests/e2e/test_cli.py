@@ -165,7 +165,9 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     ]  # fmt: skip
     (golden / "golden.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
     report = tmp_path / "eval.json"
-    measured = cli("eval", "--golden", str(golden), "--json", str(report), "--min", "hit@1=1", env=env)
+    page = tmp_path / "eval.html"
+    measured = cli("eval", "--golden", str(golden), "--json", str(report), "--html", str(page),
+                   "--min", "hit@1=1", env=env)  # fmt: skip
     assert measured.returncode == 0, measured.stdout + measured.stderr
     figures = json.loads(report.read_text())
     assert figures["summary"]["questions"] == 3
@@ -173,6 +175,10 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert [q["id"] for q in figures["questions"]] == ["q1", "q2", "q3"]
     assert "nine" in figures["questions"][0]["answer"]
     assert (home / "eval" / "runs.jsonl").read_text().count("\n") == 1
+    drawn = page.read_text()
+    assert "<svg" in drawn
+    assert "Metrics per run" in drawn
+    assert "1 run(s) in the history" in drawn
     strict = cli("eval", "--golden", str(golden), "--no-publish", "--min", "fact=1.01", env=env)
     assert strict.returncode == 1
     assert "below the threshold: fact" in strict.stderr

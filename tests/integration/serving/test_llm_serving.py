@@ -129,6 +129,19 @@ async def test_guided_json_follows_the_planner_schema(llm: HttpChatModel) -> Non
     assert plan["action"] in {"retrieve", "tool", "direct"}
 
 
+async def test_the_eval_judge_grades_through_the_served_model(llm: HttpChatModel) -> None:
+    """The judge's two questions go through guided JSON on the real server: one verdict per statement
+    and a rating in range come back, so every answer it is given is judged (a shape the model could
+    break would leave it unjudged: None)."""
+    from services.eval.judge import Judge
+
+    passages = ["Helios Labs is headquartered in Lisbon. Isolde Moreau works for Helios Labs."]
+    answer = "Isolde Moreau works for Helios Labs [1]. Helios Labs is headquartered in Lisbon [1]."
+    verdict = await Judge(llm).judge("Who works for Helios Labs?", answer, passages)
+    assert verdict.faithfulness in (0.0, 0.5, 1.0)
+    assert verdict.relevancy in (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
 async def test_llm_graph_extraction_is_grounded_and_cached(llm: HttpChatModel) -> None:
     """Entities the model returns all occur in the text (inventions dropped), the JSON follows the
     bounded schema, and the second pass over the same chunks makes no model call (Redis cache)."""
