@@ -1,7 +1,8 @@
 """The public HTTP API (FastAPI, so an OpenAPI document comes with it at /openapi.json and docs at
 /docs): documents in and out, search, and the operator's status, reindex and dead letters, behind
 the same JWTs as the chat gateway with the tenant taken from the token. `ragstream publish|delete|
-search|status|reindex|dlq` use it, locally and against a remote deployment alike."""
+search|status|reindex|dlq` use it, locally and against a remote deployment alike; operators look at
+the ops page, ``/ops`` (services/api/ops_page.py)."""
 
 import asyncio
 from typing import Annotated, Any
@@ -12,12 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 import topics
 from services import ops
-from services.api import documents
-from services.api.auth import authenticator
+from services.api import documents, ops_page, snapshot
+from services.api.auth import NOT_OPERATOR, authenticator
 from services.api.ports import ApiPorts
+from services.api.sampler import OpsSampler
 from services.catchup import ReindexRefused
 from services.gateway.auth import Principal
-from services.repair import diagnose
 
 CONSUMER_LAG = Gauge(
     "ragstream_consumer_lag",
@@ -26,7 +27,6 @@ CONSUMER_LAG = Gauge(
     ["stage", "topic"],
 )
 CONSUMER_END = Gauge("ragstream_topic_end_offset", "End offset summed over partitions", ["stage", "topic"])
-NOT_OPERATOR = {"description": "The token lacks the operator claim (ops)"}
 NO_SEARCH = {"description": "This API process holds no vector index (run it with the index)"}
 NO_REINDEX = {"description": "This API process does not host the index generations"}
 UNKNOWN_TOPIC = {"description": "Not a topic of the registry"}
@@ -49,6 +49,12 @@ def build_api(ports: ApiPorts) -> FastAPI:
         if ports.backlog is not None:
             return await ports.backlog()
         return await asyncio.to_thread(ops.backlog, ports.bootstrap, ports.names)
+
+    async def letters() -> list[ops.DeadLetter]:
+        return await asyncio.to_thread(ops.dead_letters, ports.bootstrap, ports.names)
+
+    sampler = OpsSampler(backlog, letters, ports.index_status, ports.names.prefix)
+    app.include_router(ops_page.router(sampler, operator))
 
     @app.get("/healthz", tags=["probes"])
     async def healthz() -> dict[str, bool]:
@@ -108,12 +114,7 @@ def build_api(ports: ApiPorts) -> FastAPI:
         }
         if ports.index_status is not None:
             body |= await ports.index_status()
-            body["problems"] = diagnose(
-                body["chunks"],
-                body["graph"].get("chunks", 0),
-                replayable=sum(r.end for r in rows if r.stage == "embed"),
-                lag=sum(r.lag for r in rows),
-            )
+            body["problems"] = snapshot.problems(body, rows)
         return body
 
     def hosted_index() -> Any:

@@ -14,6 +14,7 @@ from services.gateway.auth import AuthError, Principal, TokenExpired, TokenMissi
 _bearer = HTTPBearer(auto_error=False, description="A ragstream JWT (`ragstream token`)")
 
 PrincipalDep = Callable[..., Awaitable[Principal]]
+NOT_OPERATOR = {"description": "The token lacks the operator claim (ops)"}
 
 
 def authenticator(secret: str) -> tuple[PrincipalDep, PrincipalDep]:

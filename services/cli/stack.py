@@ -86,6 +86,8 @@ async def _serve_until_stopped(
     page_token = issue_token(settings.gateway_secret(), tenant, "me", 7 * 24 * 3600)
     page_url = gateway_url.replace("ws://", "http://").removesuffix("/ws") + f"/?token={page_token}"
     console.print(f"  chat in the browser: [bold]{page_url}[/]", soft_wrap=True)  # one line: clickable
+    ops_token = issue_token(settings.gateway_secret(), tenant, "operator", 7 * 24 * 3600, ops=True)
+    console.print(f"  ops in the browser:  [bold]{admin_url}/ops?token={ops_token}[/]", soft_wrap=True)
     console.print(
         "  publish:  [bold]ragstream publish PATH --wait[/]    search: [bold]ragstream search "
         '"question"[/]    status: [bold]ragstream status[/]    stop: Ctrl-C'

@@ -23,7 +23,8 @@ _TYPES = {
     ".svg": "image/svg+xml",
 }
 # Everything comes from this origin; the socket goes back to it ('self' covers ws:/wss: of this host).
-_CSP = (
+# The API's ops page (services/api/ops_page.py) is served under the same policy.
+CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
@@ -46,7 +47,7 @@ def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
     headers["Cache-Control"] = "no-cache"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"  # the page URL may carry ?token=
-    headers["Content-Security-Policy"] = _CSP
+    headers["Content-Security-Policy"] = CSP
     return Response(status.value, status.phrase, headers, body)
 
 
