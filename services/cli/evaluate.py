@@ -28,12 +28,24 @@ def evaluate(
         list[str] | None,
         typer.Option("--min", metavar="METRIC=VALUE", help="Fail (exit 1) below this, e.g. --min fact=0.9."),
     ] = None,
+    maximum: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max", metavar="METRIC=VALUE", help="Fail (exit 1) above this, e.g. --max false_idk=0.1."
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Ask only the first N questions (a quick check).")] = None,
     as_json: Annotated[Path | None, typer.Option("--json", help="Write figures and answers here.")] = None,
     html: Annotated[
         Path | None,
         typer.Option("--html", help="Write an HTML report: every run's metrics plotted, this run's misses."),
     ] = None,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate", help="Also hold the run to the set's gate.json (floors and ceilings; CI runs this)."
+        ),
+    ] = False,
     judge: Annotated[
         bool | None,
         typer.Option(
@@ -71,6 +83,10 @@ def evaluate(
 
     try:
         thresholds = [metrics.parse_threshold(t) for t in minimum or []]
+        ceilings = [metrics.parse_threshold(t, "--max") for t in maximum or []]
+        if gate:
+            floors, tops = golden_set.gate(golden)
+            thresholds, ceilings = thresholds + floors, ceilings + tops
         items = golden_set.load(golden)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
@@ -86,7 +102,15 @@ def evaluate(
     if api is None:
         raise fail("eval needs the running stack's API (`ragstream up`) or --url")
     gateway_url, jwt = _gateway(settings, url, token, tenant)
-    target = runner.Target(api.url, gateway_url, jwt if url else api.token)
+    if url:
+        target = runner.Target(api.url, gateway_url, jwt)
+    else:
+        from services.gateway import issue_token
+
+        secret, who = settings.gateway_secret(), tenant or settings.tenant
+        target = runner.Target(
+            api.url, gateway_url, api.token, lambda user: issue_token(secret, who, user, 3600)
+        )
     items = items[:limit] if limit else items
     started = time.perf_counter()
     if publish:
@@ -116,7 +140,7 @@ def evaluate(
         past = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
         html.write_text(render([r for r in past if r.get("golden") == str(golden)], details))
         err.print(f"report: {html}")
-    missed = metrics.below(summary, thresholds)
+    missed = metrics.below(summary, thresholds) + metrics.above(summary, ceilings)
     if missed:
         raise fail("below the threshold: " + "; ".join(missed))
 

@@ -65,3 +65,16 @@ def sessions(items: list[GoldenItem]) -> Iterator[list[GoldenItem]]:
     yield from standalone
     for _, turns in groupby(talks, key=lambda i: i.conversation):
         yield list(turns)
+
+
+def gate(root: Path) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The set's ``gate.json``: (floors, ceilings) as (metric, value) pairs; a clear error without one."""
+    path = root / "gate.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{root} has no gate.json (floors and ceilings for --gate)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return ([(k, float(v)) for k, v in raw.get("min", {}).items()],
+            [(k, float(v)) for k, v in raw.get("max", {}).items()])  # fmt: skip

@@ -129,20 +129,31 @@ def by_kind(scores: Sequence[Scores]) -> dict[str, dict[str, float | None]]:
     return {kind: summarise([s for s in scores if s.item.kind == kind]) for kind in KINDS}
 
 
-def parse_threshold(text: str) -> tuple[str, float]:
-    """``METRIC=VALUE`` (``--min fact=0.9``) → (metric, value); ValueError naming the metrics."""
+def parse_threshold(text: str, option: str = "--min") -> tuple[str, float]:
+    """``METRIC=VALUE`` (``--min fact=0.9``, ``--max false_idk=0.1``) → (metric, value); ValueError
+    naming the metrics."""
     name, sep, value = text.partition("=")
-    known = [m for m in METRICS if m != "errors"] + ["false_idk"]
+    known = [*METRICS, "false_idk", "p50_s", "p95_s"]
     if not sep or name not in known:
-        raise ValueError(f"--min wants METRIC=VALUE with METRIC one of {', '.join(known)}; got {text!r}")
+        raise ValueError(f"{option} wants METRIC=VALUE with METRIC one of {', '.join(known)}; got {text!r}")
     return name, float(value)
 
 
 def below(summary: dict[str, float | None], thresholds: Sequence[tuple[str, float]]) -> list[str]:
-    """The thresholds a run misses, as sentences (empty: it passes)."""
+    """The minimums a run misses, as sentences (empty: it passes)."""
     missed = []
     for name, minimum in thresholds:
         got = summary.get(name)
         if got is None or got < minimum:
             missed.append(f"{name} = {got} < {minimum}")
+    return missed
+
+
+def above(summary: dict[str, float | None], thresholds: Sequence[tuple[str, float]]) -> list[str]:
+    """The maximums a run exceeds (false_idk, errors, latency), as sentences (empty: it passes)."""
+    missed = []
+    for name, maximum in thresholds:
+        got = summary.get(name)
+        if got is None or got > maximum:
+            missed.append(f"{name} = {got} > {maximum}")
     return missed

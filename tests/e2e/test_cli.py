@@ -166,8 +166,8 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     (golden / "golden.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
     report = tmp_path / "eval.json"
     page = tmp_path / "eval.html"
-    measured = cli("eval", "--golden", str(golden), "--json", str(report), "--html", str(page),
-                   "--min", "hit@1=1", env=env)  # fmt: skip
+    measured = cli("eval", "--golden", str(golden), "--tenant", "small", "--json", str(report),
+                   "--html", str(page), "--min", "hit@1=1", env=env)  # fmt: skip
     assert measured.returncode == 0, measured.stdout + measured.stderr
     figures = json.loads(report.read_text())
     assert figures["summary"]["questions"] == 3
@@ -179,13 +179,14 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert "<svg" in drawn
     assert "Metrics per run" in drawn
     assert "1 run(s) in the history" in drawn
-    strict = cli("eval", "--golden", str(golden), "--no-publish", "--min", "fact=1.01", env=env)
+    strict = cli("eval", "--golden", str(golden), "--tenant", "small", "--no-publish", "--min", "fact=1.01",
+                 env=env)  # fmt: skip
     assert strict.returncode == 1
     assert "below the threshold: fact" in strict.stderr
 
     # A rating in `ragstream chat` reaches the feedback topic; `eval --from-feedback` makes it a candidate
     talk = subprocess.run(
-        [RAGSTREAM, "chat", "--tenant", "eval"],
+        [RAGSTREAM, "chat", "--tenant", "small"],
         input="When does the Quillfeather archive open?\n/down it should say weekdays only\n\n",
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
@@ -200,6 +201,14 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
     assert candidate["review"]["comment"] == "it should say weekdays only"
     assert candidate["review"]["cited"] == ["archive.md"]
     assert "nine" in candidate["review"]["answer"]
+
+    # What CI holds the product to: the bundled golden set (58 documents, 68 questions) against its gate
+    bundled = tmp_path / "bundled.json"
+    gated = cli("eval", "--gate", "--json", str(bundled), env=env, timeout=600)
+    assert gated.returncode == 0, gated.stdout[-3000:] + gated.stderr[-3000:]
+    summary = json.loads(bundled.read_text())["summary"]
+    assert summary["questions"] == 68
+    print("bundled golden set:", json.dumps(summary), file=sys.stderr)
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0

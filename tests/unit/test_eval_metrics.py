@@ -7,7 +7,7 @@ import pytest
 
 from services.eval import GOLDEN_DIR
 from services.eval.golden import GoldenItem, load, sessions
-from services.eval.metrics import Outcome, below, contains, parse_threshold, score, summarise
+from services.eval.metrics import Outcome, above, below, contains, parse_threshold, score, summarise
 
 BATTERY = GoldenItem(
     "q1", "What is the battery life of the KX-011?", "named", ("catalogue.html",), ("5 years",)
@@ -67,6 +67,10 @@ def test_thresholds_name_what_they_miss() -> None:
     with pytest.raises(ValueError, match="METRIC=VALUE"):
         parse_threshold("accuracy=0.9")
     assert below({"fact": 0.8, "hit@1": 0.97}, [("fact", 0.9), ("hit@1", 0.95)]) == ["fact = 0.8 < 0.9"]
+    assert above({"false_idk": 0.2, "errors": 0.0}, [("false_idk", 0.1), ("errors", 0)]) == [
+        "false_idk = 0.2 > 0.1"
+    ]
+    assert above({"faithfulness": None}, [("faithfulness", 1.0)]) == ["faithfulness = None > 1.0"]
 
 
 def test_conversations_are_asked_together_in_turn_order() -> None:
