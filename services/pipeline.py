@@ -32,6 +32,7 @@ from services.bootstrap.adapters import (
 )
 from services.common import kafka_conf
 from services.common.codec import Codec, make_codec
+from services.common.ids import CorrelationIds
 from services.common.inflight import InFlight
 from services.common.settings import Settings
 from services.common.stage import GroupOf, StageContext, consumer_group
@@ -122,6 +123,7 @@ async def run_pipeline(
             config=kafka_conf.security(),  # type: ignore[arg-type]
             client_id=settings.kafka.client_id,
             graceful_timeout=10.0,
+            id_generator=CorrelationIds(),
             logger=None,
             enable_idempotence=True,
             acks="all",

@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numpy as np
+
 from services.common.messages import Citation, Passage
 
 DONT_KNOW = "I don't know: nothing in the indexed documents answers that."
@@ -279,8 +281,10 @@ class SentenceAnswerer:
                for df in [sum(k in w for w in words)]}  # fmt: skip
         total = sum(idf.values())
         holds = self.holds(expected(query))
+        # One matrix product for every candidate's cosine (unit vectors), not a Python loop per float.
+        cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(q, dtype=np.float32)
         scored = []
-        for c, v, have, ctx in zip(found, vectors, words, around, strict=True):
+        for c, cosine, have, ctx in zip(found, cosines.tolist(), words, around, strict=True):
             hit = sum(idf[k] * (1.0 if k in have else 0.5 if k in ctx else 0.0) for k in wanted)
             scored.append(
                 Candidate(
@@ -288,7 +292,7 @@ class SentenceAnswerer:
                     c.position,
                     c.text,
                     c.context,
-                    semantic=sum(a * b for a, b in zip(q, v, strict=True)),
+                    semantic=cosine,
                     lexical=hit / total if total else 0.0,
                     shaped=holds(c.text),
                     words=have,

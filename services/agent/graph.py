@@ -163,9 +163,14 @@ LISTING_TOOLS = {
 }
 
 
-def tokens(text: str) -> list[str]:
-    """Word-sized pieces that concatenate back to ``text`` exactly."""
-    return re.findall(r"\s*\S+", text) or [text]
+# Words per streamed piece of an answer that is complete before it is sent (extractive, cached, tool):
+# it streams in readable steps, with a fraction of the events (each is a Kafka record and a frame).
+WORDS_PER_PIECE = 3
+
+
+def tokens(text: str, words: int = 1) -> list[str]:
+    """Pieces of ``words`` words (with the whitespace before them) that concatenate back to ``text``."""
+    return re.findall(rf"(?:\s*\S+){{1,{words}}}", text) or [text]
 
 
 # ------------------------------------------------------------------------------------------ llm
@@ -439,7 +444,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
                 dumped = [c.model_dump() for c in citations]
                 await deps.cache.store(state.tenant, query, answer, dumped)
         if not streamed:
-            for piece in tokens(answer):
+            for piece in tokens(answer, WORDS_PER_PIECE):
                 await _send(emit, {"type": "token", "text": piece})
         await _send(emit, {"type": "citations", "citations": [c.model_dump() for c in citations]})
         if deps.memory is not None and state.session_id:

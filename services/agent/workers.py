@@ -32,6 +32,7 @@ import topics
 from services.agent.graph import NODES, AgentDeps, NodeFn, make_nodes
 from services.common import kafka_conf
 from services.common.codec import make_codec
+from services.common.ids import CorrelationIds
 from services.common.inflight import InFlight
 from services.common.messages import AgentState, Citation, DocumentIndexed, ReplyEvent
 from services.common.settings import Settings
@@ -219,6 +220,7 @@ async def run_agent_workers(
         bootstrap,
         client_id=f"{settings.kafka.client_id}-agent",
         graceful_timeout=10.0,
+        id_generator=CorrelationIds(),
         logger=None,
         enable_idempotence=settings.kafka.chat_idempotence,
         acks="all",
