@@ -8,6 +8,9 @@ when a socket holds the request, onto that socket's bounded send queue (``replay
 cursors). A full queue closes that socket with 1013; the log keeps the events so a ``resume`` from a
 new socket, on this instance or another (``follow``), continues without gaps or duplicates.
 
+What each client message does (ask, resume, feedback) is in ``handlers``; this module holds the
+sockets, the request logs and the dispatch of reply events.
+
 A request whose agent stays silent for ``request_timeout_s`` is ended by the gateway with an error
 event (``agent_timeout``). Prometheus metrics (sockets, requests by outcome, time to first token and to
 final, rate-limited asks) are served at ``GET /metrics`` on the websocket port.
@@ -18,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 import weakref
 from collections import Counter, OrderedDict
 from http import HTTPStatus
@@ -33,33 +35,29 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from services.common.codec import Codec, make_codec
-from services.common.messages import AgentState, ChatTurn, ReplyEvent
+from services.common.messages import ReplyEvent
+from services.gateway import handlers
 from services.gateway.auth import AuthError, Principal, verify
 from services.gateway.config import GatewayConfig
 from services.gateway.feedback import Answered, FeedbackBook
-from services.gateway.follow import Follower, RequestRegistry
+from services.gateway.follow import RequestRegistry
 from services.gateway.kafka import ReplyChannel
 from services.gateway.metrics import (
-    FEEDBACK,
     OPEN_SOCKETS,
-    RATE_LIMITED,
     REQUESTS,
     TIME_TO_FINAL,
     TIME_TO_FIRST_TOKEN,
 )
 from services.gateway.page import is_websocket, page_response
 from services.gateway.protocol import (
-    Accepted,
     Ask,
     Error,
     ErrorCode,
     Feedback,
-    FeedbackRecorded,
     Ping,
     Pong,
     ProtocolError,
     Resume,
-    Resumed,
     ServerMessage,
     dump,
     from_reply,
@@ -320,30 +318,6 @@ class Gateway:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _adopt(self, rid: str, principal: Principal, after_seq: int) -> RequestLog | None:
-        """A request asked on another instance (or on this one before a restart): follow its origin
-        reply topic from the ask, so a client that reconnects anywhere resumes it. None when the
-        registry does not know it; a request of another user is adopted under its owner, so the
-        ownership check that follows refuses it as for a local request. Events up to ``after_seq``
-        (the client has them) are skipped as the follower reads them."""
-        try:
-            origin = await self.registry.lookup(rid)
-        except Exception as exc:  # Redis down: resume works only where the request lives
-            log.warning("request registry unavailable", error=repr(exc))
-            return None
-        if origin is None:
-            return None
-        req = RequestLog(rid, origin.principal, followed=True, last_seq=after_seq, dropped_upto=after_seq,
-                         question=origin.question, session_id=origin.session_id)  # fmt: skip
-        if origin.principal == principal:
-            self._remember(req)
-            assert self._loop is not None
-            follower = Follower(
-                self.bootstrap, self.codec, origin, self._loop, self._on_events, self.kafka.stopping
-            )
-            follower.start(self.config.retention_s)
-        return req
-
     # ------------------------------------------------------------------ websocket
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -421,117 +395,13 @@ class Gateway:
             return
         try:
             if isinstance(msg, Ask):
-                await self._ask(client, msg)
+                await handlers.ask(self, client, msg)
             elif isinstance(msg, Resume):
-                await self._resume(client, msg)
+                await handlers.resume(self, client, msg)
             elif isinstance(msg, Ping):
                 self._send(client, Pong())
             elif isinstance(msg, Feedback):
-                await self._rate(client, msg)
+                await handlers.rate(self, client, msg)
         except Exception as exc:  # one bad message never ends the socket or the server
             log.exception("message handling failed", error=repr(exc))
             self._send(client, Error(code="internal", message="internal error"))
-
-    async def _ask(self, client: ClientSocket, msg: Ask) -> None:
-        asked_at = time.monotonic()
-        principal = client.principal
-        try:
-            allowed, retry_after = await self.limiter.allow(principal.tenant, principal.user)
-        except Exception as exc:  # Redis unreachable
-            log.warning(
-                "rate limiter unavailable", error=repr(exc), fail_open=self.config.rate_limit_fail_open
-            )
-            allowed, retry_after = self.config.rate_limit_fail_open, 1.0
-        if not allowed:
-            RATE_LIMITED.labels(self.gateway_id).inc()
-            self._send(
-                client,
-                Error(
-                    code=ErrorCode.RATE_LIMITED,
-                    message=f"too many questions; retry in {retry_after:g}s",
-                    retry_after_s=retry_after,
-                ),
-            )
-            return
-        rid = uuid.uuid4().hex
-        req = RequestLog(rid, principal, asked_at=asked_at, question=msg.question, session_id=msg.session_id)
-        self._remember(req)  # before publishing: replies may arrive before the delivery report
-        state = AgentState(
-            request_id=rid,
-            tenant=principal.tenant,
-            user=principal.user,
-            session_id=msg.session_id,
-            question=msg.question,
-            history=[ChatTurn(role=role, content=text) for role, text in msg.history],
-            reply_to=self.reply_topic,
-            seq=0,
-        )
-        try:
-            await self.kafka.publish(state)
-        except Exception as exc:
-            self._forget(rid)
-            REQUESTS.labels(self.gateway_id, "unavailable").inc()
-            log.warning("publishing a question failed", error=repr(exc))
-            self._send(client, Error(code=ErrorCode.UNAVAILABLE, message="could not submit the question"))
-            return
-        req.heard_at = time.monotonic()  # the agent's silence counts from here
-        self._spawn(self.registry.record(rid, self.reply_topic, principal, msg.question, msg.session_id))
-        self._send(client, Accepted(request_id=rid))
-        if not client.overflowed:
-            self._hold(req, client, -1)
-
-    async def _resume(self, client: ClientSocket, msg: Resume) -> None:
-        req = self._requests.get(msg.request_id) or await self._adopt(
-            msg.request_id, client.principal, msg.after_seq
-        )
-        if req is None:
-            self._send(
-                client,
-                Error(request_id=msg.request_id, code=ErrorCode.NOT_FOUND, message="no such request here"),
-            )
-            return
-        if req.principal != client.principal:
-            self._send(
-                client,
-                Error(request_id=msg.request_id, code=ErrorCode.FORBIDDEN, message="not your request"),
-            )
-            return
-        if msg.after_seq < req.dropped_upto:
-            self._send(
-                client,
-                Error(
-                    request_id=msg.request_id,
-                    code=ErrorCode.GAP,
-                    message=f"events up to seq {req.dropped_upto} are no longer kept",
-                ),
-            )
-            return
-        self._send(client, Resumed(request_id=msg.request_id, after_seq=msg.after_seq))
-        if not client.overflowed:
-            self._hold(req, client, msg.after_seq)
-
-    async def _rate(self, client: ClientSocket, msg: Feedback) -> None:
-        """A thumbs up or down on an answered request: one record on the feedback topic."""
-        rid = msg.request_id
-        req = self._requests.get(rid)
-        local = req.answered if req is not None and req.principal == client.principal else None
-        try:
-            if local is None and req is not None and not req.done and req.principal == client.principal:
-                raise ProtocolError(ErrorCode.NOT_ANSWERED, "this question has no answer yet")
-            record = await self.feedback.rate(client.principal, msg, self.gateway_id, local)
-        except ProtocolError as exc:
-            self._send(client, Error(request_id=rid, code=exc.code, message=exc.message))
-            return
-        try:
-            await self.kafka.publish_feedback(record)
-        except Exception as exc:
-            log.warning("publishing feedback failed", error=repr(exc), request_id=rid)
-            self._send(
-                client, Error(request_id=rid, code=ErrorCode.UNAVAILABLE, message="could not record it")
-            )
-            return
-        FEEDBACK.labels(self.gateway_id, msg.rating).inc()
-        log.info("answer rated", request_id=rid, rating=msg.rating, commented=bool(record.comment))
-        self._send(
-            client, FeedbackRecorded(request_id=rid, feedback_id=record.feedback_id, rating=msg.rating)
-        )
