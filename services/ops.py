@@ -127,7 +127,7 @@ class DeadLetter:
         return self.headers.get(DLQ_HEADER_PREFIX + "topic", "")
 
 
-def _drain(consumer: Consumer, idle_s: float = 1.0, limit: int = 100_000) -> list[Message]:
+def drain(consumer: Consumer, idle_s: float = 1.0, limit: int = 100_000) -> list[Message]:
     """Read until nothing arrives for ``idle_s`` (end offsets are unreliable on Tansu)."""
     out: list[Message] = []
     last = time.monotonic()
@@ -179,7 +179,7 @@ def dead_letters(bootstrap: str, names: TopicNames, spec: TopicSpec | None = Non
         committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(assignment, timeout=10)}
         consumer.assign(assignment)
         letters = []
-        for msg in _drain(consumer):
+        for msg in drain(consumer):
             done = _offset(msg) < committed.get((str(msg.topic()), _partition(msg)), -1)
             letters.append(_letter(msg, replayed=done))
         return letters
@@ -206,7 +206,7 @@ def replay(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> 
         starts = consumer.committed(assignment, timeout=10)
         consumer.assign([TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)) for tp in starts])
         sent = []
-        for msg in _drain(consumer):
+        for msg in drain(consumer):
             letter = _letter(msg, replayed=True)
             original: list[tuple[str, str | bytes | None]] = [
                 (k, v) for k, v in letter.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)

@@ -28,7 +28,7 @@ def read(
     from confluent_kafka import Consumer, TopicPartition
 
     from services.common import kafka_conf
-    from services.ops import _drain
+    from services.ops import drain
 
     topic = names(FEEDBACK)
     consumer = Consumer(kafka_conf.client(bootstrap) | {"group.id": names.prefix + "feedback-reader",
@@ -39,7 +39,7 @@ def read(
             return [], 0
         consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
         records, unreadable = [], 0
-        for msg in _drain(consumer, idle_s):
+        for msg in drain(consumer, idle_s):
             try:
                 records.append(codec.decode(msg.value() or b"", AnswerFeedback, topic))
             except CodecError:
