@@ -1,0 +1,84 @@
+"""Retrieval on the bundled golden set, indexed in-process twice (qdrant-edge, FalkorDB, MiniLM): the
+same corpus ranks the same in every tenant, and the documents the questions name come first.
+
+Chunk ids depend on the tenant, and so does any order that falls to them: with the graph ranking
+weighted as much as the vector ranking, its first chunk (any chunk naming the question's product)
+tied the vector search's first chunk and the id decided, so the set measured hit@1 0.78 in one
+tenant and 0.88 in another."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.chunk.chunker import TokenChunker
+from services.eval import GOLDEN_DIR
+from services.eval.golden import GoldenItem, documents, load
+from services.eval.runner import SCHEME, source_of
+from services.extract_graph.extractor import RuleExtractor
+from services.index.app import Indexer
+from services.index.ledger import SqliteLedger
+from services.inprocess import discard, ingest_inprocess
+from services.models.embedder import LocalEmbedder
+from services.retrieve.search import search
+from services.stores.blobs import LocalBlobStore
+from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
+from services.stores.vectors_edge import EdgeVectorIndex
+from tests.support import IndexedStores
+
+pytestmark = pytest.mark.integration
+TENANTS = ("eval", "t4")  # t4: the tenant where the tie-broken order lost most
+
+
+@pytest.fixture(scope="module")
+async def stores(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[IndexedStores]:
+    root = tmp_path_factory.mktemp("golden")
+    docs = GOLDEN_DIR / "docs"
+    embedder = LocalEmbedder()
+    vectors = EdgeVectorIndex(root / "vectors")
+    with FalkorServer(root / "graph") as server:
+        graph = await FalkorGraphStore.connect(server.host, server.port)
+        indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
+        for tenant in TENANTS:
+            await ingest_inprocess(
+                documents(GOLDEN_DIR),
+                tenant,
+                blobs=LocalBlobStore(root / "blobs"),
+                chunker=TokenChunker(),
+                embedder=embedder,
+                extractor=RuleExtractor(),
+                indexer=indexer,
+                uri_of=lambda path: SCHEME + path.relative_to(docs).as_posix(),
+            )
+        try:
+            yield IndexedStores(embedder, vectors, graph)
+        finally:
+            await graph.close()
+            await vectors.close()
+
+
+def ranked_questions() -> list[GoldenItem]:
+    """Questions whose words stand alone and have an answer (what hit@1 counts)."""
+    return [i for i in load(GOLDEN_DIR) if i.answerable and i.turn == 1]
+
+
+async def sources(stores: IndexedStores, question: str, tenant: str) -> list[str]:
+    found = await search(question, tenant, stores.embedder, stores.vectors, stores.graph, "chunks", 5)
+    return [source_of(c.source_uri) for c in found.chunks]
+
+
+async def hit_at_1(stores: IndexedStores, tenant: str, items: list[GoldenItem]) -> float:
+    tops = [(await sources(stores, i.question, tenant))[:1] for i in items]
+    return sum(bool(top) and top[0] in i.sources for top, i in zip(tops, items, strict=True)) / len(items)
+
+
+async def test_the_same_corpus_ranks_as_well_in_every_tenant(stores: IndexedStores) -> None:
+    """A floor in each tenant and at most one question apart. Not exactly equal: bfloat16 products
+    depend on how texts were batched (cosines move by up to 7e-4), which can swap two near-equal
+    chunks between two indexings of one corpus, and the graph ranking still orders equal evidence by
+    chunk id. Before the fusion weight and the content tie-break: 0.78 in "t4" against 0.86-0.88."""
+    items = ranked_questions()
+    first, second = [await hit_at_1(stores, t, items) for t in TENANTS]
+    assert min(first, second) >= 0.84, (first, second)
+    assert abs(first - second) <= 1 / len(items) + 1e-9, (first, second)
