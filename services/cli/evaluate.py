@@ -76,7 +76,9 @@ def evaluate(
     """Run a golden set through the product and measure it: retrieval hit@1, hit@5 and MRR (search),
     answers that contain the expected facts, cite an expected source, and say "I don't know" when the
     corpus has no answer, with latency; overall and per kind of question. Locally the set is published
-    to the tenant `eval`. Each run is appended to $RAGSTREAM_HOME/eval/runs.jsonl."""
+    to the tenant `eval`. Each run is appended to $RAGSTREAM_HOME/eval/runs.jsonl; `--html` draws every
+    run of the set. With an LLM configured, a judge also grades faithfulness and relevancy. `--gate` is
+    what CI runs: the set's own floors. `--from-feedback` turns users' ratings into new questions."""
     from services.cli.query import _gateway
     from services.eval import golden as golden_set
     from services.eval import metrics, runner
