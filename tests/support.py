@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,24 +106,33 @@ class IndexedStores:
 
 @contextlib.asynccontextmanager
 async def examples_indexed_inprocess(
-    root: Path, tenant: str = TENANT, files: list[Path] | None = None
+    root: Path,
+    tenant: str = TENANT,
+    files: list[Path] | None = None,
+    *,
+    also: Sequence[str] = (),
+    uri_of: Callable[[Path], str] | None = None,
 ) -> AsyncIterator[IndexedStores]:
     """examples/docs (or ``files``) run through the in-process stages into qdrant-edge and a
-    FalkorDB child."""
+    FalkorDB child, for ``tenant`` and then for each tenant in ``also``; ``uri_of`` names each file
+    (default: its file URI)."""
     embedder = LocalEmbedder()
     vectors = EdgeVectorIndex(root / "vectors")
     with FalkorServer(root / "graph") as server:
         graph = await FalkorGraphStore.connect(server.host, server.port)
         indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
-        await ingest_inprocess(
-            files or sorted(EXAMPLES.iterdir()),
-            tenant,
-            blobs=LocalBlobStore(root / "blobs"),
-            chunker=TokenChunker(),
-            embedder=embedder,
-            extractor=RuleExtractor(),
-            indexer=indexer,
-        )
+        naming = {"uri_of": uri_of} if uri_of is not None else {}
+        for each in (tenant, *also):
+            await ingest_inprocess(
+                files or sorted(EXAMPLES.iterdir()),
+                each,
+                blobs=LocalBlobStore(root / "blobs"),
+                chunker=TokenChunker(),
+                embedder=embedder,
+                extractor=RuleExtractor(),
+                indexer=indexer,
+                **naming,
+            )
         try:
             yield IndexedStores(embedder, vectors, graph)
         finally:

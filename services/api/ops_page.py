@@ -21,6 +21,8 @@ from services.gateway.auth import Principal
 from services.gateway.page import CSP
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# The colours, frame and header bar, shared with the chat page.
+BASE_CSS = Path(__file__).resolve().parents[1] / "gateway" / "static" / "base.css"
 PAGE = "ops.html"
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".js": "text/javascript; charset=utf-8"}  # fmt: skip
@@ -36,7 +38,8 @@ NO_SNAPSHOT = {"description": "The broker did not answer for the first sample; t
 @cache
 def _files() -> dict[str, bytes]:
     """Every servable file by name, read once: the set is fixed when the API starts."""
-    return {p.name: p.read_bytes() for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _TYPES}
+    own = {p.name: p.read_bytes() for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _TYPES}
+    return own | {BASE_CSS.name: BASE_CSS.read_bytes()}
 
 
 def _file(name: str) -> Response:

@@ -12,20 +12,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.chunk.chunker import TokenChunker
 from services.eval import GOLDEN_DIR
 from services.eval.golden import GoldenItem, documents, load
 from services.eval.runner import SCHEME, source_of
-from services.extract_graph.extractor import RuleExtractor
-from services.index.app import Indexer
-from services.index.ledger import SqliteLedger
-from services.inprocess import discard, ingest_inprocess
-from services.models.embedder import LocalEmbedder
 from services.retrieve.search import search
-from services.stores.blobs import LocalBlobStore
-from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
-from services.stores.vectors_edge import EdgeVectorIndex
-from tests.support import IndexedStores
+from tests.support import IndexedStores, examples_indexed_inprocess
 
 pytestmark = pytest.mark.integration
 TENANTS = ("eval", "t4")  # t4: the tenant where the tie-broken order lost most
@@ -33,29 +24,15 @@ TENANTS = ("eval", "t4")  # t4: the tenant where the tie-broken order lost most
 
 @pytest.fixture(scope="module")
 async def stores(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[IndexedStores]:
-    root = tmp_path_factory.mktemp("golden")
     docs = GOLDEN_DIR / "docs"
-    embedder = LocalEmbedder()
-    vectors = EdgeVectorIndex(root / "vectors")
-    with FalkorServer(root / "graph") as server:
-        graph = await FalkorGraphStore.connect(server.host, server.port)
-        indexer = Indexer(discard, vectors, graph, SqliteLedger(root / "ledger.sqlite"), "chunks")
-        for tenant in TENANTS:
-            await ingest_inprocess(
-                documents(GOLDEN_DIR),
-                tenant,
-                blobs=LocalBlobStore(root / "blobs"),
-                chunker=TokenChunker(),
-                embedder=embedder,
-                extractor=RuleExtractor(),
-                indexer=indexer,
-                uri_of=lambda path: SCHEME + path.relative_to(docs).as_posix(),
-            )
-        try:
-            yield IndexedStores(embedder, vectors, graph)
-        finally:
-            await graph.close()
-            await vectors.close()
+    async with examples_indexed_inprocess(
+        tmp_path_factory.mktemp("golden"),
+        TENANTS[0],
+        documents(GOLDEN_DIR),
+        also=TENANTS[1:],
+        uri_of=lambda path: SCHEME + path.relative_to(docs).as_posix(),
+    ) as indexed:
+        yield indexed
 
 
 def ranked_questions() -> list[GoldenItem]:
