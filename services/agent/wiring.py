@@ -115,7 +115,10 @@ def agent_deps(
     extractor = RuleExtractor()
 
     async def retrieve(query: str, tenant: str, limit: int) -> RetrievedContext:
-        found = await search(query, tenant, embedder, vectors, graph, alias, limit, reranker=reranker)
+        # The graph facts go into the LLM's prompt only: without an LLM they are not read.
+        found = await search(
+            query, tenant, embedder, vectors, graph, alias, limit, reranker=reranker, facts=llm is not None
+        )
         passages = [
             Passage(
                 chunk_id=c.chunk_id,
@@ -139,7 +142,9 @@ def agent_deps(
         return [f"{r['source']} —{r['type']}→ {r['target']}" for r in found]
 
     async def vector_search(query: str, tenant: str) -> list[str]:
-        found = await search(query, tenant, embedder, vectors, graph, alias, 5, reranker=reranker)
+        found = await search(
+            query, tenant, embedder, vectors, graph, alias, 5, reranker=reranker, facts=False
+        )
         lines = []
         for c in found.chunks:
             where = f"{c.title}" + (f", page {c.page}" if c.page else "")

@@ -176,6 +176,10 @@ async def graph_ranking(
     return [c.chunk_id for c in held]
 
 
+async def _no_facts() -> list[dict[str, Any]]:
+    return []
+
+
 async def graph_facts(
     tenant: str, entities: Sequence[Entity], graph: GraphStore, hops: int = 2
 ) -> list[dict[str, Any]]:
@@ -218,11 +222,13 @@ async def search(
     reranker: Reranker | None = None,
     rerank_candidates: int = 20,
     graph_hops: int = 2,
+    facts: bool = True,
 ) -> SearchResult:
     """The best ``limit`` chunks for ``query`` in ``tenant``'s documents, and the graph around it.
 
     ``graph_hops``: 0 ranks by the vector index alone, 1 adds chunks mentioning the query's
-    entities, 2 (default) also chunks mentioning their neighbours; graph facts always go two hops.
+    entities, 2 (default) also chunks mentioning their neighbours; graph facts always go two hops
+    (``facts=False`` skips them: one or two graph round trips a caller that reads no facts saves).
     """
     collection = await vectors.resolve(alias)
     result = SearchResult(query=query, collection=collection)
@@ -243,7 +249,7 @@ async def search(
         graph_ranking(
             tenant, entities, graph, vectors, collection, vector, vector_ranked, payloads, depth, graph_hops
         ),
-        graph_facts(tenant, entities, graph),
+        graph_facts(tenant, entities, graph) if facts else _no_facts(),
     )
     result.entities = [{"name": e.name, "label": e.label} for e in entities]
     fused = reciprocal_rank_fusion([vector_ranked, graph_ranked], weights=[1.0, GRAPH_WEIGHT])

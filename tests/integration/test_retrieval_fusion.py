@@ -147,3 +147,13 @@ async def test_graph_links_chunks_by_direct_then_neighbour_mentions(stores: Inde
     finally:
         for doc in ("d1", "d2", "d3"):
             await stores.graph.prune_document(doc, None)
+
+
+async def test_facts_are_read_only_when_asked_for(stores: IndexedStores) -> None:
+    """Without facts (the agent without an LLM reads none) the chunks are the same and no relation is
+    read; with them, the employer's relations come back."""
+    args = (EMPLOYER_HQ, TENANT, stores.embedder, stores.vectors, stores.graph, "chunks", 5)
+    with_facts, without = await search(*args), await search(*args, facts=False)
+    assert [c.chunk_id for c in without.chunks] == [c.chunk_id for c in with_facts.chunks]
+    assert with_facts.relations
+    assert without.relations == []
