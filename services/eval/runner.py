@@ -81,9 +81,13 @@ def sources(chunks: list[dict[str, Any]]) -> list[str]:
     return [source_of(str(chunk.get("source_uri", ""))) for chunk in chunks]
 
 
-async def grounds(http: httpx.AsyncClient, question: str, answer: str) -> list[str]:
-    """What the judge reads an answer against: the top chunks for the question and for the answer."""
-    found = await search(http, question) + (await search(http, answer[:500]) if answer.strip() else [])
+async def grounds(
+    http: httpx.AsyncClient, question: str, answer: str, asked: list[dict[str, Any]] | None
+) -> list[str]:
+    """What the judge reads an answer against: the top chunks for the question (``asked``, when the
+    run already searched it) and for the answer."""
+    found = asked if asked is not None else await search(http, question)
+    found = found + (await search(http, answer[:500]) if answer.strip() else [])
     return list(dict.fromkeys(str(c.get("text", "")) for c in found if c.get("text")))
 
 
@@ -102,8 +106,10 @@ async def run(
             token = target.token_for(session_id) if target.token_for else target.token
             for item in session:
                 outcome = Outcome()
+                asked: list[dict[str, Any]] | None = None  # a later turn's words do not stand alone
                 if item.turn == 1:
-                    outcome.hits = sources(await search(http, item.question))
+                    asked = await search(http, item.question)
+                    outcome.hits = sources(asked)
                 started = time.perf_counter()
                 try:
                     answer = await ask(target.gateway_url, token, item.question, session_id)
@@ -114,7 +120,7 @@ async def run(
                     outcome.error = str(exc)
                     outcome.seconds = time.perf_counter() - started
                 if judge is not None and outcome.error is None and not says_dont_know(outcome.answer):
-                    passages = await grounds(http, item.question, outcome.answer)
+                    passages = await grounds(http, item.question, outcome.answer, asked)
                     outcome.judgement = await judge.judge(item.question, outcome.answer, passages)
                 result = score(item, outcome)
                 scored.append(result)
