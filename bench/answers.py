@@ -9,6 +9,7 @@ all of them, so the columns differ only in how the answer is chosen from the sam
 
     python -m bench.answers                # the table
     python -m bench.answers --explain      # plus the best candidates of every miss
+    python -m bench.answers --show q011    # every candidate of that question, if it missed
 
 ``ragstream eval`` measures a running stack end to end (gateway, Kafka, cache); this measures only the
 answer step, in about a minute, which is what tuning the answerer needs.
@@ -29,6 +30,7 @@ from services.agent.answer import SentenceAnswerer
 from services.agent.graph import build_graph
 from services.agent.wiring import agent_deps, ask_inprocess, new_state, person_test
 from services.chunk.chunker import TokenChunker
+from services.common.messages import Passage
 from services.eval import GOLDEN_DIR
 from services.eval.golden import GoldenItem, documents, load, sessions
 from services.eval.metrics import Outcome, Scores, by_kind, score, summarise
@@ -44,10 +46,15 @@ from services.stores.vectors_edge import EdgeVectorIndex, keywords
 
 TENANT = "eval"
 ALIAS = "chunks"
+Asked = dict[str, tuple[str, list[Passage]]]  # question id → (query searched, passages answered from)
 COLUMNS = ("hit@1", "hit@5", "fact", "cites", "idk", "false_idk")
 
 
-async def ask_all(graph: Any, items: list[GoldenItem], hits: dict[str, list[str]]) -> list[Scores]:
+async def ask_all(
+    graph: Any, items: list[GoldenItem], hits: dict[str, list[str]], asked: Asked
+) -> list[Scores]:
+    """Every question through the graph, conversations in order; ``asked`` gets the query each was
+    searched with (a follow-up's pronoun resolved) and the passages it was answered from."""
     scored = []
     for session in sessions(items):
         history: list[tuple[str, str]] = []
@@ -67,6 +74,7 @@ async def ask_all(graph: Any, items: list[GoldenItem], hits: dict[str, list[str]
             )
             history += [("user", item.question), ("assistant", final.answer)]
             scored.append(score(item, outcome))
+            asked[item.id] = (final.query or item.question, final.passages)
     return scored
 
 
@@ -93,26 +101,34 @@ def right(s: Scores) -> bool:
     return s.fact if s.item.answerable else s.idk
 
 
-async def explain(scorer: SentenceAnswerer, deps: Any, scores: list[Scores], before: list[Scores]) -> None:
-    """The best candidates of every question the sentence answerer got wrong (the question as asked:
-    a follow-up's rewritten query may differ)."""
+async def explain(
+    scorer: SentenceAnswerer, scores: list[Scores], before: list[Scores], asked: Asked, show: set[str]
+) -> None:
+    """The best candidates of every question the sentence answerer got wrong, among the passages it
+    was answered from (a chained question's second search included)."""
     was = {s.item.id: right(s) for s in before}
     for s in scores:
         if right(s):
             continue
-        context = await deps.retrieve(s.item.question, TENANT, deps.top_k)
-        ranked = await scorer.score(s.item.question, context.passages)
+        query, passages = asked[s.item.id]
+        ranked = await scorer.score(query, passages)
         mark = " (lexical: right)" if was.get(s.item.id) else ""
         print(f"\n{s.item.id} [{s.item.kind}]{mark} {s.item.question}  facts={list(s.item.facts)}")
+        if query != s.item.question:
+            print(f"  searched: {query}")
         print(f"  answer: {s.answer[:160]}")
-        for c in ranked[:4]:
+        print(f"  passages: {', '.join(f'{source_of(p.source_uri)}' for p in passages)}")
+        holding = [i for i, c in enumerate(ranked) if any(f.lower() in c.text.lower() for f in s.item.facts)]
+        if holding:
+            print(f"  the fact is in candidate {holding[0] + 1} of {len(ranked)}: {ranked[holding[0]].text[:100]}")
+        for c in ranked[: len(ranked) if s.item.id in show else 4]:
             print(
                 f"  {scorer.value(c):.3f} sem={c.semantic:.3f} lex={c.lexical:.2f} shaped={c.shaped:d} "
                 f"p{c.rank}: {c.text[:110]}"
             )
 
 
-async def main(golden: Path, explain_misses: bool) -> None:
+async def main(golden: Path, explain_misses: bool, show: set[str]) -> None:
     items = load(golden)
     docs = golden / "docs"
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,14 +169,15 @@ async def main(golden: Path, explain_misses: bool) -> None:
                 "sentences": deps,  # the product's wiring
             }
             results: dict[str, list[Scores]] = {}
+            asked: Asked = {}
             for name, variant in answerers.items():
                 started = time.perf_counter()
-                results[name] = await ask_all(build_graph(variant), items, hits)
+                results[name] = await ask_all(build_graph(variant), items, hits, asked)
                 print(f"{name}: {len(items)} questions in {time.perf_counter() - started:.1f} s")
             print()
             print(table(results))
-            if explain_misses:
-                await explain(scorer, deps, results["sentences"], results["lexical"])
+            if explain_misses or show:
+                await explain(scorer, results["sentences"], results["lexical"], asked, show)
             await graph.close()
             await vectors.close()
 
@@ -171,8 +188,9 @@ def cli() -> None:
     )
     parser.add_argument("--golden", type=Path, default=GOLDEN_DIR, help="a golden set directory")
     parser.add_argument("--explain", action="store_true", help="print the best candidates of every miss")
+    parser.add_argument("--show", action="append", default=[], metavar="ID", help="every candidate of a miss")
     args = parser.parse_args()
-    asyncio.run(main(args.golden, args.explain))
+    asyncio.run(main(args.golden, args.explain, set(args.show)))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,10 @@ CONTINUES = re.compile(
     r"in that case|bookings? made|if so|if not|except|unless)\b",
     re.I,
 )
+# A sentence that leans on the one before: it starts like that, or a possessive in its first words has
+# nothing in the sentence to refer to ("After the acquisition its staff became ...").
+LEANS = re.compile(CONTINUES.pattern + r"|^(?:[\w,-]+\s+){1,4}(?:its|their)\b", re.I)
+NAMED = re.compile(r"\b[A-Z][\w-]*|(?<![\w.-])(?=[\w.-]*[\d_.])[A-Za-z][\w.-]*[A-Za-z0-9]")
 # Identifiers: a token with a digit, or dotted/underscored names (KX-014, 2022, 5.0, fernlight.configure).
 IDENTIFIER = re.compile(r"(?<![\w.-])(?=[\w.-]*[\d._])[A-Za-z0-9][\w.-]*[A-Za-z0-9]|(?<![\w.])\d(?![\w.])")
 # What kind of answer a question wants, and what a sentence holding one looks like: a sentence without
@@ -67,12 +71,26 @@ WHEN = re.compile(
     r"sunset|today|tomorrow|yesterday)\b",
     re.I,
 )
+MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|JPY|CAD|AUD)\s?\d|\d\s?(?:EUR|USD|GBP|CHF|euros?|"
+    r"dollars?|pounds?|cents?)\b|\bfree\b",
+    re.I,
+)
+DEFAULT = re.compile(r"\bdefaults?\b|\bunless\b|\bwhen (?:omitted|not set|unset)\b", re.I)
 EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    # the asked-for value is stated as a default ("buffer_limit_mb (int, default 64)"), not an example
+    (re.compile(r"\bdefault\b", re.I), DEFAULT),
+    (
+        re.compile(
+            r"\bhow much\b.*\b(?:cost|charge|pay|price)|\bwhat (?:is|are) the (?:price|cost|fee)", re.I
+        ),
+        MONEY,
+    ),
     (re.compile(r"\b(?:when|what (?:date|time|day))\b", re.I), WHEN),
     (
         re.compile(
             r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|what year|"
-            r"(?:which|what) (?:version|release)|"
+            r"(?:which|what)(?: \w+)? (?:version|release)|"
             r"(?:the )?(?:default|minimum|maximum|limit|price|cost|length|size|number)\b)",
             re.I,
         ),
@@ -90,7 +108,7 @@ EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 # A question that asks about something named through something else: "the team that owns X".
 CHAIN = re.compile(
     r"\b(?:team|office|company|person|product|city|group|department|library|service|one)\s+"
-    r"(?:that|which|where|who|whose)\b",
+    r"(?:that|which|where|who|whose)\b|\w's\s+(?:team|office|company|manager|lead|product|department)\b",
     re.I,
 )
 
@@ -103,6 +121,28 @@ Answerer = Callable[[str, Sequence[Passage]], Awaitable[tuple[str, list[Citation
 def terms(text: str) -> set[str]:
     """Content words, cut to six letters (booked/booking meet at "bookin", policy/policies at "polici")."""
     return {w.lower()[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2}
+
+
+def stems(text: str) -> set[str]:
+    """Content words with a plain English suffix cut ("owned", "owns" and "own" meet at "own")."""
+    out = set()
+    for word in WORD.findall(text.lower()):
+        if word in STOPWORDS or len(word) < 3:
+            continue
+        for suffix in ("ing", "ed", "es", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        out.add(word)
+    return out
+
+
+def unanswered(query: str, chain: Sequence[Candidate]) -> set[str]:
+    """The question's words that neither the chain's sentences nor their headings hold."""
+    held: set[str] = set()
+    for c in chain:
+        held |= stems(f"{c.context} {c.text}")
+    return stems(query) - held
 
 
 def identifiers(text: str) -> set[str]:
@@ -138,6 +178,9 @@ class Candidate:
     lexical: float = 0.0  # IDF-weighted share of the question's keywords in the sentence (context: half)
     shaped: bool = True  # holds what the question asks for (a quantity, code, a name), or it asks for none
     words: frozenset[int] = frozenset()  # the sentence's keyword ids (the keyword index's tokenizer)
+    # Its heading holds what the question asks for and the sentence does not ("3.0.0" over "support for
+    # Python 3.7 was dropped"): the heading is quoted with it.
+    lead: bool = False
 
     def score(self, lexical_weight: float, shape_penalty: float, rank_step: float = 0.0) -> float:
         unshaped = 0.0 if self.shaped else shape_penalty
@@ -165,6 +208,20 @@ def _rows(paragraph: str) -> list[str]:
     return [text] if text else []
 
 
+def cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def pairs(header: str, row: str) -> str | None:
+    """A table row as its header reads it ("Severity: SEV1; Acknowledge within: 5 minutes"), so the
+    row holds what its cells are (a row of bare cells embeds far from any question); None when the
+    cells do not line up with the header's."""
+    names, values = cells(header), cells(row)
+    if len(names) != len(values) or not all(names):
+        return None
+    return "; ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True) if value)
+
+
 def candidates(passages: Sequence[Passage], max_passages: int) -> list[Candidate]:
     """Every sentence of the top passages, in order, with the heading it sits under. A table's first
     row is the context of its other rows; a short paragraph without an end mark (an option's
@@ -186,6 +243,10 @@ def candidates(passages: Sequence[Passage], max_passages: int) -> list[Candidate
                 if label and not row and len(unit.split()) < 4:
                     context = f"{section}: {unit}" if section else unit  # too short to answer anything
                     continue
+                if row:
+                    paired = pairs(header, unit)
+                    if paired is not None:  # the row says what each cell is: its header is in it
+                        unit, where = paired, context
                 for sentence in [unit] if label else SENTENCE.split(unit):
                     out.append(Candidate(rank, position, sentence, where))
                     position += 1
@@ -251,7 +312,7 @@ class SentenceAnswerer:
 
     embed: Embed
     keywords: Keywords
-    max_passages: int = 5
+    max_passages: int = 7  # retrieval's five, and two more from a chained question's second search
     lexical_weight: float = 0.35
     shape_penalty: float = 0.15
     rank_step: float = 0.03  # retrieval's order counts a little: a sentence of passage n loses 0.03 n
@@ -259,6 +320,9 @@ class SentenceAnswerer:
     # Sentences after the best one are quoted while they score at least this share of the best.
     keep_ratio: float = 0.9
     max_sentences: int = 2
+    max_hops: int = 2  # bridges a chained question may follow ("the office of X's team": team, office)
+    # The next sentence joins when it takes up the chosen one's words and scores at least this share.
+    neighbour_ratio: float = 0.75
     # Whether a text names a person (the entity extractor): what a "who" question wants. Without it,
     # two capitalised words in a row count, which teams and products also are.
     person: Callable[[str], bool] | None = None
@@ -280,12 +344,24 @@ class SentenceAnswerer:
         idf = {k: math.log(1 + (n - df + 0.5) / (df + 0.5)) for k in wanted
                for df in [sum(k in w for w in words)]}  # fmt: skip
         total = sum(idf.values())
-        holds = self.holds(expected(query))
+        shape = expected(query)
+        holds = self.holds(shape)
+        # What the question asks for is new: "Python 3.7" does not answer "which version dropped 3.7?".
+        own = [re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", re.I) for name in identifiers(query)]
+
+        def holds_new(text: str) -> bool:
+            for name in own:
+                text = name.sub(" ", text)
+            return holds(text)
+
         # One matrix product for every candidate's cosine (unit vectors), not a Python loop per float.
         cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(q, dtype=np.float32)
         scored = []
         for c, cosine, have, ctx in zip(found, cosines.tolist(), words, around, strict=True):
             hit = sum(idf[k] * (1.0 if k in have else 0.5 if k in ctx else 0.0) for k in wanted)
+            shaped = holds_new(c.text)
+            # a value in the heading (a version, a date), never a name: headings are full of names
+            lead = not shaped and shape not in (None, NAME) and bool(c.context) and holds_new(c.context)
             scored.append(
                 Candidate(
                     c.rank,
@@ -294,8 +370,9 @@ class SentenceAnswerer:
                     c.context,
                     semantic=cosine,
                     lexical=hit / total if total else 0.0,
-                    shaped=holds(c.text),
+                    shaped=shaped or lead,
                     words=have,
+                    lead=lead,
                 )
             )
         scored.sort(key=lambda c: (-self.value(c), c.rank, c.position))
@@ -339,23 +416,68 @@ class SentenceAnswerer:
                 return False
         return True
 
-    def bridge(self, query: str, best: Candidate, scored: Sequence[Candidate]) -> Candidate | None:
-        """For a question that chains ("who leads the team that owns X?"): the best candidate that
-        names what the best sentence introduced (the team) and holds what the question asks for."""
-        new = best.words - self.keywords(query)
-        if not new:
+    def names(self, text: str) -> frozenset[int]:
+        """The keywords of what a sentence names (capitalised words, identifiers): what a chain's next
+        link must mention, where "leads" or "team" would match any sentence of a directory."""
+        return self.keywords(" ".join(NAMED.findall(text)))
+
+    def bridge(self, query: str, chain: Sequence[Candidate], scored: Sequence[Candidate]) -> Candidate | None:
+        """For a question that chains ("who leads the team that owns X?"): the best candidate that names
+        what the chain so far introduced (the team) and holds what the question asks for, preferring
+        the one that holds the question's words the chain has not (the second hop: "office manager"
+        after "the Insight team is based in Montreal")."""
+        asked = self.keywords(query)
+        earlier: set[int] = set()
+        for c in chain[:-1]:
+            earlier |= c.words
+        new = self.names(chain[-1].text) - asked - earlier
+        rest = unanswered(query, chain)
+        if not new or (len(chain) > 1 and not rest):
             return None
-        best_bridge: tuple[float, Candidate] | None = None
+        best_bridge: tuple[tuple[int, float], Candidate] | None = None
         for c in scored:
-            if c is best:
+            if c in chain:
                 continue
             shared = len(c.words & new)
-            if not shared or not c.shaped:
+            held = len(stems(f"{c.context} {c.text}") & rest)
+            if not shared or not c.shaped or (len(chain) > 1 and not held):
                 continue
-            value = self.value(c) + self.lexical_weight * shared / len(new)
+            # what the question still asks first (a directory row naming the team but not its product
+            # loses to "Marrowgate is owned by the Insight team"), then score and the link's share
+            value = (held, self.value(c) + self.lexical_weight * shared / len(new))
             if best_bridge is None or value > best_bridge[0]:
                 best_bridge = (value, c)
         return best_bridge[1] if best_bridge else None
+
+    def chain(self, query: str, scored: Sequence[Candidate]) -> list[Candidate]:
+        """The best candidate and the bridges that follow from it (up to ``max_hops``)."""
+        links = [scored[0]]
+        while len(links) < self.max_hops + 1:
+            bridge = self.bridge(query, links, scored)
+            if bridge is None:
+                break
+            links.append(bridge)
+        return links
+
+    async def next_hop(self, query: str, passages: Sequence[Passage]) -> str | None:
+        """For a chained question whose passages name the link ("the Tessel sensor line is owned by the
+        Edge Devices team") but not what the question asks of it (who leads that team): what to search
+        for next, the link's names and the question's words the passages left unanswered. None when
+        the question does not chain or the passages answer it."""
+        if not CHAIN.search(query):
+            return None
+        scored = await self.score(query, passages[: self.max_passages])
+        if not scored:
+            return None
+        links = self.chain(query, scored)
+        asked = self.keywords(query)
+        left = unanswered(query, links)
+        rest = [w for w in WORD.findall(query) if stems(w) & left]
+        # the first link's names: a later bridge may be a weak one (a directory row naming a city too)
+        names = [n for n in NAMED.findall(links[0].text) if self.keywords(n) - asked]
+        if not rest or not names:
+            return None
+        return " ".join(dict.fromkeys([*names, *rest]))
 
     async def __call__(self, query: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
         top = passages[: self.max_passages]
@@ -377,14 +499,38 @@ class SentenceAnswerer:
             if c.text not in {p.text for p in picked}:
                 picked.append(c)
         if chain:
-            bridge = self.bridge(query, best, scored)
-            if bridge is not None and bridge not in picked:
-                picked = [best, bridge]
+            links = self.chain(query, scored)
+            if len(links) > 1:
+                picked = links
+        return cite(self.quoted(query, picked, scored), passages)
+
+    def quoted(
+        self, query: str, picked: Sequence[Candidate], scored: Sequence[Candidate]
+    ) -> list[tuple[int, str]]:
+        """The picked sentences as quoted, each with the neighbours it needs: the sentence before one
+        that leans on it ("After the acquisition its staff ..."), the sentence after that continues it
+        ("It ...", or one that takes up its words and scores near it: "Carried-over days must be taken
+        by 31 March" after "5 days may be carried over"), and the heading that holds the asked-for value."""
         by_place = {(c.rank, c.position): c for c in scored}
+        asked = terms(query)
         chosen: list[tuple[int, str]] = []
+
+        def add(c: Candidate) -> None:
+            text = f"{c.context}: {c.text}" if c.lead else c.text
+            if all(t != text and t != c.text for _, t in chosen):
+                chosen.append((c.rank, text))
+
         for c in picked:
-            chosen.append((c.rank, c.text))
+            before = by_place.get((c.rank, c.position - 1))
+            if before is not None and LEANS.match(c.text):
+                add(before)
+            add(c)
             after = by_place.get((c.rank, c.position + 1))
-            if after is not None and CONTINUES.match(after.text) and after.text not in {t for _, t in chosen}:
-                chosen.append((c.rank, after.text))
-        return cite(chosen, passages)
+            if after is None:
+                continue
+            cohesive = (terms(after.text) & terms(c.text)) - asked
+            if CONTINUES.match(after.text) or (
+                cohesive and after.shaped and self.value(after) >= self.neighbour_ratio * self.value(c)
+            ):
+                add(after)
+        return chosen

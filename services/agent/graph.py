@@ -24,6 +24,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from services.agent.answer import Answerer, lexical_answer
+from services.agent.followup import Referent, rewrite
+from services.agent.llm_steps import (
+    DIRECT_PROMPT,
+    HYDE_PROMPT,
+    Calculator,
+    answer_messages,
+    history_messages,
+    llm_citations,
+    llm_plan,
+)
+from services.agent.rules import LISTING_TOOLS, decide, tool_answer
 from services.common.messages import AgentState, Citation, Passage
 
 log = structlog.get_logger("ragstream.agent")
@@ -32,25 +43,6 @@ NODES = ("plan", "retrieve", "tool", "respond")
 Emit = Callable[[dict[str, Any]], Awaitable[None] | None]
 NodeFn = Callable[[AgentState, Any], Awaitable[Command[Any]]]
 
-GREETING = re.compile(
-    r"^\s*(hi|hello|hey|hallo|bonjour|good (morning|afternoon|evening)|thanks|thank you)\b"
-    r"[\s!.,?]*(there)?[\s!.]*$",
-    re.IGNORECASE,
-)
-GRAPH_ASK = re.compile(
-    r"^\s*(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:graph|relations|connections)\s+(?:of|for|around|about)\s+"
-    r"(?P<q>.+?)[\s?.!]*$",
-    re.IGNORECASE,
-)
-SEARCH_ASK = re.compile(
-    r"^\s*(?:which|what)\s+documents\s+(?:mention|are about|talk about|cover)\s+(?P<q>.+?)[\s?.!]*$",
-    re.IGNORECASE,
-)
-WEB_ASK = re.compile(
-    r"^\s*(?:search the web|web search|look up online)\s*(?:for)?\s*:?\s*(?P<q>.+?)\s*$", re.IGNORECASE
-)
-CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(?P<code>.*?)```", re.DOTALL | re.IGNORECASE)
-PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
 ROUTE: dict[str, Literal["retrieve", "tool", "respond"]] = {
     "RETRIEVE": "retrieve",
     "TOOL": "tool",
@@ -66,7 +58,6 @@ class RetrievedContext:
 
 
 Retriever = Callable[[str, str, int], Awaitable[RetrievedContext]]
-Calculator = Callable[[str], Any]
 Sandbox = Callable[[str], Awaitable[Any]]
 
 
@@ -76,7 +67,8 @@ class AgentDeps:
     calculate: Calculator
     run_code: Sandbox
     extract_expression: Callable[[str], str | None]
-    entities_in: Callable[[str], list[str]]
+    # What a text names that a pronoun may stand for (services/agent/followup.py), in order.
+    referents: Callable[[str], list[Referent]]
     memory: Any = None  # a ChatMemory: history for rewriting when the client sends none; turns stored
     cache: Any = None  # an AnswerCache: lookup(tenant, query) / store(tenant, query, answer, citations)
     top_k: int = 5
@@ -88,6 +80,9 @@ class AgentDeps:
     max_tokens: int = 384
     # The extractive answer and "I don't know" gate (services/agent/answer.py); None = word overlap only.
     answer: Answerer | None = None
+    # For a chained question whose passages name the link but not what is asked of it: a second search
+    # (answer.SentenceAnswerer.next_hop); None = one search per question.
+    next_hop: Callable[[str, Sequence[Passage]], Awaitable[str | None]] | None = None
 
 
 def _emit_from(config: Any) -> Emit:
@@ -106,63 +101,6 @@ async def _send(emit: Emit, event: dict[str, Any]) -> None:
         await result
 
 
-# ----------------------------------------------------------------------------------------- plan
-def rewrite(
-    question: str, history: Sequence[tuple[str, str]], entities_in: Callable[[str], list[str]]
-) -> str:
-    """Resolve a pronoun to the salient entity of the latest turn that names one ("Who works for it?" after a
-    question about Helios Labs → "Who works for Helios Labs?"). Questions naming their own entity
-    are left alone."""
-    if not PRONOUN.search(question) or entities_in(question):
-        return question
-    for _, content in reversed(history):
-        found = entities_in(content)
-        if found:
-            # the most recent turn's first entity: usually its subject ("Helios Labs is based in Graz")
-            return PRONOUN.sub(found[0], question, count=1)
-    return question
-
-
-def decide(
-    question: str, extract_expression: Callable[[str], str | None], web: bool = False
-) -> tuple[str, str | None, str | None]:
-    """(action, tool, tool_input) by deterministic rules: greeting → DIRECT, a python code block →
-    sandbox, "graph of X" → graph search, "which documents mention X" → vector search, "search the
-    web for X" → web search (only when configured), arithmetic → calculator, else RETRIEVE."""
-    if GREETING.match(question):
-        return "DIRECT", None, None
-    for pattern, tool in ((GRAPH_ASK, "graph"), (SEARCH_ASK, "search"), (WEB_ASK, "web")):
-        found = pattern.match(question)
-        if found and (tool != "web" or web):
-            return "TOOL", tool, found.group("q")
-    code = CODE_BLOCK.search(question)
-    if code:
-        return "TOOL", "python", code.group("code")
-    expression = extract_expression(question)
-    if expression is not None:
-        return "TOOL", "calculator", expression
-    return "RETRIEVE", None, None
-
-
-# -------------------------------------------------------------------------------------- respond
-def tool_answer(state: AgentState) -> str:
-    if state.tool_error:
-        return f"The {state.tool} tool could not finish: {state.tool_error}"
-    if state.tool == "calculator":
-        return f"{state.tool_input} = {state.tool_output}"
-    if state.tool in LISTING_TOOLS:
-        heading = LISTING_TOOLS[state.tool].format(q=state.tool_input)
-        return f"{heading}\n{state.tool_output}" if state.tool_output else f"{heading} nothing found."
-    return f"The code ran. Output:\n{state.tool_output or '(no output)'}"
-
-
-LISTING_TOOLS = {
-    "graph": "Knowledge graph around {q}:",
-    "search": "Documents matching {q}:",
-    "web": "Web results for {q}:",
-}
-
-
 # Words per streamed piece of an answer that is complete before it is sent (extractive, cached, tool):
 # it streams in readable steps, with a fraction of the events (each is a Kafka record and a frame).
 WORDS_PER_PIECE = 3
@@ -173,114 +111,12 @@ def tokens(text: str, words: int = 1) -> list[str]:
     return re.findall(rf"(?:\s*\S+){{1,{words}}}", text) or [text]
 
 
-# ------------------------------------------------------------------------------------------ llm
-PLAN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["action", "tool", "tool_input", "query"],
-    "properties": {
-        "action": {"enum": ["retrieve", "tool", "direct"]},
-        "tool": {"enum": ["none", "calculator", "python", "graph", "search", "web"]},
-        "tool_input": {"type": "string", "maxLength": 400},
-        "query": {"type": "string", "maxLength": 300},
-    },
-}
-PLAN_PROMPT = (
-    "You route the questions of a company-document assistant. Answer with JSON only.\n"
-    'action: "retrieve" to search the documents (the default for any question about facts), '
-    '"tool" for arithmetic (tool "calculator", tool_input the bare expression), for Python code the '
-    'user wrote (tool "python"), to list what the knowledge graph links to a name (tool "graph", '
-    'tool_input the name), to list matching documents (tool "search"), or to search the web when asked '
-    '(tool "web"); "direct" only for greetings and thanks.\n'
-    "query: the question rewritten to stand alone, with pronouns replaced by what they refer to in the "
-    "conversation."
-)
-HYDE_PROMPT = (
-    "Write two sentences that could appear in a company document and answer the question. "
-    "Plain text, no preamble."
-)
-ANSWER_PROMPT = (
-    "Answer the question using only the numbered passages. Cite every claim with the number of its "
-    "passage in square brackets, like [1]. If the passages do not answer the question, say that you "
-    "do not know. Be brief."
-)
-CITED = re.compile(r"\[(\d{1,2})\]")
-DIRECT_PROMPT = "You are a friendly assistant for questions about company documents. Reply briefly."
-
-
-def _history_messages(history: Sequence[tuple[str, str]], keep: int = 6) -> list[dict[str, str]]:
-    return [
-        {"role": role if role in ("user", "assistant") else "user", "content": text[:1000]}
-        for role, text in list(history)[-keep:]
-    ]
-
-
-async def llm_plan(
-    llm: Any,
-    question: str,
-    history: Sequence[tuple[str, str]],
-    rules: tuple[str, str | None, str | None],
-    calculate: Calculator,
-    web: bool = False,
-) -> tuple[str, str | None, str | None, str | None]:
-    """(action, tool, tool_input, rewritten query) from one guided-JSON call, held to rails: a
-    calculator input must evaluate, Python runs only code the user sent (never model-written code),
-    and an empty rewrite keeps the question. Anything off the rails takes the rules' decision."""
-    conversation = "\n".join(f"{role}: {text[:400]}" for role, text in list(history)[-6:])
-    prompt = f"Conversation so far:\n{conversation or '(none)'}\n\nQuestion: {question}"
-    plan = await llm.json(
-        [{"role": "system", "content": PLAN_PROMPT}, {"role": "user", "content": prompt}],
-        PLAN_SCHEMA,
-        name="plan",
-        max_tokens=200,
-    )
-    query = str(plan.get("query") or "").strip() or None
-    action = str(plan.get("action", "")).upper()
-    if action == "TOOL":
-        tool, tool_input = plan.get("tool"), str(plan.get("tool_input") or "").strip()
-        if tool == "calculator" and tool_input and not getattr(calculate(tool_input), "error", None):
-            return "TOOL", "calculator", tool_input, query
-        if tool == "python" and rules[1] == "python":
-            return "TOOL", "python", rules[2], query
-        if tool in ("graph", "search", "web") and tool_input and (tool != "web" or web):
-            return "TOOL", tool, tool_input, query
-        return (*rules, query)
-    if action == "DIRECT" and rules[0] != "TOOL":
-        return "DIRECT", None, None, query
-    if action == "RETRIEVE" and rules[0] != "TOOL":
-        return "RETRIEVE", None, None, query
-    return (*rules, query)
-
-
-def llm_citations(answer: str, passages: Sequence[Passage]) -> list[Citation]:
-    """The passages the answer cites as [n]; all of them when it cites none (they were its context)."""
-    cited = sorted({int(n) for n in CITED.findall(answer) if 1 <= int(n) <= len(passages)})
-    numbers = cited or list(range(1, len(passages) + 1))
-    return [
-        Citation(
-            n=n,
-            chunk_id=passages[n - 1].chunk_id,
-            doc_id=passages[n - 1].doc_id,
-            title=passages[n - 1].title,
-            source_uri=passages[n - 1].source_uri,
-            page=passages[n - 1].page,
-        )
-        for n in numbers
-    ]
-
-
-def answer_messages(query: str, passages: Sequence[Passage], facts: Sequence[str]) -> list[dict[str, str]]:
-    blocks = []
-    for n, p in enumerate(passages, start=1):
-        where = f"{p.title}" + (f", page {p.page}" if p.page else "")
-        blocks.append(f"[{n}] ({where}) {p.text[:1200]}")
-    context = "\n\n".join(blocks)
-    if facts:
-        context += "\n\nKnown relations:\n" + "\n".join(facts[:10])
-    return [
-        {"role": "system", "content": ANSWER_PROMPT},
-        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {query}"},
-    ]
+def after_hop(first: Sequence[Passage], second: Sequence[Passage], keep: int = 2) -> list[Passage]:
+    """The first search's passages with the second hop's best ``keep`` new ones after its top two:
+    the link stays first, what the hop found comes next, and nothing the first search found is lost."""
+    seen = {p.chunk_id for p in first}
+    found = [p for p in second if p.chunk_id not in seen][:keep]
+    return [*first[:2], *found, *first[2:]]
 
 
 # ---------------------------------------------------------------------------------------- nodes
@@ -316,7 +152,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         history = [(t.role, t.content) for t in state.history]
         if not history and deps.memory is not None and state.session_id:
             history = await deps.memory.history(state.tenant, state.user, state.session_id)
-        query = rewrite(state.question, history, deps.entities_in)
+        query = rewrite(state.question, history, deps.referents)
         action, tool, tool_input = decide(
             state.question, deps.extract_expression, deps.web_search is not None
         )
@@ -370,10 +206,17 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             except Exception as exc:
                 log.warning("hyde failed; plain query", error=f"{type(exc).__name__}: {exc}"[:300])
         context = await deps.retrieve(query, state.tenant, deps.top_k)
+        passages = context.passages
+        if deps.next_hop is not None:
+            follow = await deps.next_hop(state.query or state.question, passages)
+            if follow:
+                more = await deps.retrieve(follow, state.tenant, deps.top_k)
+                passages = after_hop(passages, more.passages)
+                log.debug("second hop", follow=follow, passages=len(passages))
         return Command(
             goto="respond",
             update={
-                "passages": context.passages,
+                "passages": passages,
                 "facts": context.facts,
                 "index_version": context.index_version,
                 "steps": [*state.steps, "retrieve"],
@@ -420,7 +263,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         if state.action == "DIRECT":
             answer = "Hello! Ask me anything about your documents."
             if deps.llm is not None:
-                history = _history_messages([(t.role, t.content) for t in state.history])
+                history = history_messages([(t.role, t.content) for t in state.history])
                 messages = [{"role": "system", "content": DIRECT_PROMPT}, *history]
                 messages.append({"role": "user", "content": state.question})
                 answer, streamed = await _stream_llm(deps, emit, messages, answer)

@@ -12,6 +12,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.agent.answer import SentenceAnswerer, lexical_answer, proper_names
+from services.agent.followup import Referent, referents
 from services.agent.graph import AgentDeps, RetrievedContext, build_graph
 from services.common.messages import AgentState, ChatTurn, Citation, Passage
 from services.extract_graph.extractor import RuleExtractor
@@ -95,6 +96,20 @@ def person_test(extractor: RuleExtractor) -> Callable[[str], bool]:
     return names_a_person
 
 
+def referent_finder(extractor: RuleExtractor) -> Callable[[str], list[Referent]]:
+    """What a text names that a pronoun may stand for: the extractor's entities, and proper names its
+    lists do not know, a person when ``person_test`` takes them for one ("Orla Brennan")."""
+    is_person = person_test(extractor)
+
+    def referents_in(text: str) -> list[Referent]:
+        named = [(e.name, e.label == "Person") for e in extractor.extract(text).entities]
+        known = " ".join(name for name, _ in named)
+        named += [(name, is_person(name)) for name in proper_names(text) if name not in known]
+        return referents(text, named)
+
+    return referents_in
+
+
 def agent_deps(
     embedder: Embedder,
     vectors: VectorIndex,
@@ -163,8 +178,11 @@ def agent_deps(
             log.warning("embedder unavailable: answering by word overlap", error=str(exc))
             return lexical_answer(query, passages)
 
-    def entities_in(text: str) -> list[str]:
-        return [e.name for e in extractor.extract(text).entities]
+    async def next_hop(query: str, passages: Sequence[Passage]) -> str | None:
+        try:
+            return await scorer.next_hop(query, passages)
+        except ModelUnavailable:
+            return None  # one search, answered by word overlap
 
     return AgentDeps(
         memory=memory,
@@ -173,7 +191,7 @@ def agent_deps(
         calculate=evaluate,
         run_code=run_python,
         extract_expression=extract_expression,
-        entities_in=entities_in,
+        referents=referent_finder(extractor),
         llm=llm,
         graph_search=graph_search,
         vector_search=vector_search,
@@ -181,6 +199,7 @@ def agent_deps(
         hyde=hyde,
         max_tokens=max_tokens,
         answer=answer if score_sentences else None,
+        next_hop=next_hop if score_sentences else None,
     )
 
 

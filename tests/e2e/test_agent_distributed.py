@@ -191,7 +191,7 @@ def fake_deps(retrieve: SlowRetriever) -> AgentDeps:
         calculate=lambda _expr: None,
         run_code=no_code,
         extract_expression=lambda _q: None,
-        entities_in=lambda _text: [],
+        referents=lambda _text: [],
     )
 
 

@@ -24,7 +24,8 @@ from redis.asyncio import Redis
 pytest.importorskip("ray.serve", reason="needs the serving extra: pip install -e '.[serving,llm]'")
 pytest.importorskip("vllm", reason="needs the llm extra: pip install -e '.[llm]'")
 
-from services.agent.graph import PLAN_SCHEMA, build_graph
+from services.agent.graph import build_graph
+from services.agent.llm_steps import PLAN_SCHEMA
 from services.agent.wiring import agent_deps, ask_inprocess, new_state
 from services.extract_graph.llm_extractor import LLMGraphExtractor, bounded_schema
 from services.models.embedder import HttpEmbedder
