@@ -270,3 +270,45 @@ def test_a_consumer_keeps_up_with_a_long_partition_on_the_durable_broker(tmp_pat
 
     got = asyncio.run(run())
     assert got == [f"{burst}-{i}" for burst in range(100) for i in range(4)]  # all, in order
+
+
+def test_a_consumer_keeps_up_after_thousands_of_batches_in_the_hour(tmp_path: Path) -> None:
+    """A reply topic fills by thousands of batches an hour under steady chat (five `ragstream eval`
+    runs in a quarter of an hour left 1,868). Listing them built each key's path again (30 ms per
+    page of 1,000), so past ~1,500 batches a listing outlasted the interactive wait and Tansu answered
+    empty: questions took 1-18 s and some timed out. Listings now cost what their text is."""
+    settings = Settings(home=tmp_path / "home")
+    batches = 3000
+
+    async def run() -> list[str]:
+        async with embedded_broker(settings) as bootstrap:
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            admin.create_topics([NewTopic("replies", 1, 1)])["replies"].result()
+            chat = kafka_conf.delivery(settings.kafka.chat_idempotence)
+            # one record per batch, requests pipelined: the partition grows by `batches` objects
+            producer = Producer(
+                {"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.num.messages": 1} | chat
+            )
+            for _ in range(batches):
+                producer.produce("replies", value=b"old")
+                producer.poll(0)
+            assert producer.flush(60) == 0
+            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g",
+                                 "fetch.wait.max.ms": settings.kafka.interactive_wait_ms(),
+                                 "enable.auto.commit": False})  # fmt: skip
+            consumer.assign([TopicPartition("replies", 0, batches)])
+            got: list[str] = []
+            try:
+                for i in range(4):
+                    producer.produce("replies", value=f"new-{i}".encode())
+                    producer.flush()
+                deadline = time.monotonic() + 15
+                while len(got) < 4 and time.monotonic() < deadline:
+                    msg = await asyncio.to_thread(consumer.poll, 0.2)
+                    if msg is not None and not msg.error():
+                        got.append(msg.value().decode())
+            finally:
+                consumer.close()
+            return got
+
+    assert asyncio.run(run()) == [f"new-{i}" for i in range(4)]
