@@ -23,12 +23,6 @@
     agent_error: "Something went wrong while answering. Please try again.",
     internal: "The server hit an unexpected error. Please try again.",
   };
-  const FEEDBACK_ERROR_TEXT = {
-    not_found: "This answer can no longer be rated.",
-    not_answered: "Wait for the answer before rating it.",
-    too_many_ratings: "This answer has been rated enough times.",
-    unavailable: "Your rating could not be recorded right now. Please try again.",
-  };
 
   const $ = (id) => document.getElementById(id);
   const tokenInput = $("token");
@@ -46,8 +40,9 @@
   let current = null; // the turn being answered: {el, question, requestId, lastSeq, text, done}
   let reconnects = 0;
   let reconnectTimer = null;
-  const answered = new Map(); // request id -> the turn's element, for ratings
   let outbox = []; // frames waiting for the socket to open (ratings sent while disconnected)
+  const ratings = window.ragstreamRatings(sendFrame); // ratings.js
+  const sources = window.ragstreamSources; // sources.js
 
   function randomId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
@@ -259,8 +254,8 @@
 
   function onMessage(msg) {
     if (msg.type === "pong") return;
-    if (msg.type === "feedback_recorded") return onRated(msg);
-    if (msg.type === "error" && msg.seq === undefined && answered.has(msg.request_id)) return onRatingError(msg);
+    if (msg.type === "feedback_recorded") return ratings.onRated(msg);
+    if (msg.type === "error" && msg.seq === undefined && ratings.has(msg.request_id)) return ratings.onError(msg);
     if (msg.type === "error" && msg.seq === undefined) return onRequestError(msg);
     if (!current || current.done) return;
     if (msg.type === "accepted") {
@@ -284,10 +279,10 @@
       case "token":
         return appendToken(msg.text);
       case "citations":
-        return showCitations(msg.citations || []);
+        return sources.show(current.el, msg.citations || []);
       case "final":
         renderAnswer(msg.text);
-        offerRating(current.el, current.requestId);
+        ratings.offer(current.el, current.requestId);
         return finishTurn("done");
       case "error":
         return failTurn(ERROR_TEXT[msg.code] || msg.message || "Something went wrong.");
@@ -309,7 +304,7 @@
     }
   }
 
-  // ---------------------------------------------------------------- ratings (thumbs up / down)
+  // ---------------------------------------------------------------- frames (ratings may go while disconnected)
 
   function sendFrame(obj) {
     const frame = JSON.stringify(obj);
@@ -318,54 +313,6 @@
       outbox.push(frame);
       if (!ws || ws.readyState !== WebSocket.CONNECTING) connect();
     }
-  }
-
-  function offerRating(el, requestId) {
-    answered.set(requestId, el);
-    const bar = el.querySelector(".feedback");
-    const form = bar.querySelector(".feedback-comment");
-    const status = bar.querySelector(".feedback-status");
-    bar.hidden = false;
-    bar.querySelectorAll(".rate").forEach((button) =>
-      button.addEventListener("click", () => {
-        const rating = button.dataset.rating;
-        bar.dataset.rating = rating;
-        bar.querySelectorAll(".rate").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
-        status.textContent = "Sending…";
-        form.hidden = false;
-        sendFrame({ type: "feedback", request_id: requestId, rating });
-      }),
-    );
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      const comment = form.elements.comment.value.trim();
-      if (!comment || !bar.dataset.rating) return;
-      status.textContent = "Sending…";
-      bar.dataset.commented = "pending";
-      sendFrame({ type: "feedback", request_id: requestId, rating: bar.dataset.rating, comment });
-    });
-  }
-
-  function onRated(msg) {
-    const el = answered.get(msg.request_id);
-    if (!el) return;
-    const bar = el.querySelector(".feedback");
-    bar.dataset.recorded = msg.rating;
-    const commented = bar.dataset.commented === "pending";
-    if (commented) {
-      bar.dataset.commented = "yes";
-      bar.querySelector(".feedback-comment").hidden = true;
-    }
-    bar.querySelector(".feedback-status").textContent = commented
-      ? "Thanks, your comment was recorded."
-      : "Thanks! Add a comment if you like.";
-  }
-
-  function onRatingError(msg) {
-    const bar = answered.get(msg.request_id).querySelector(".feedback");
-    bar.dataset.recorded = "";
-    bar.querySelector(".feedback-status").textContent =
-      FEEDBACK_ERROR_TEXT[msg.code] || msg.message || "Your rating could not be recorded.";
   }
 
   function addStep(step) {
@@ -403,7 +350,7 @@
         btn.className = "marker";
         btn.textContent = part;
         btn.setAttribute("aria-label", `Source ${m[1]}`);
-        btn.addEventListener("click", () => openSource(target));
+        btn.addEventListener("click", () => sources.open(target));
         answer.appendChild(btn);
       } else if (part) {
         answer.appendChild(document.createTextNode(part));
@@ -411,101 +358,4 @@
     }
   }
 
-  function openSource(li) {
-    const details = li.querySelector("details");
-    details.open = true;
-    li.scrollIntoView({ block: "nearest", behavior: "smooth" });
-    details.querySelector("summary").focus();
-  }
-
-  function showCitations(citations) {
-    const section = current.el.querySelector(".sources");
-    const list = section.querySelector(".citations");
-    list.replaceChildren();
-    for (const c of citations) list.appendChild(citationItem(c));
-    section.hidden = citations.length === 0;
-  }
-
-  function citationItem(c) {
-    const li = document.createElement("li");
-    li.dataset.n = String(c.n);
-    li.value = Number(c.n) || 0;
-    const details = document.createElement("details");
-    const summary = document.createElement("summary");
-    const num = document.createElement("span");
-    num.className = "n";
-    num.textContent = `[${c.n}]`;
-    const title = document.createElement("span");
-    title.className = "title";
-    title.textContent = c.title || c.doc_id || "Untitled source";
-    summary.append(num, " ", title);
-    details.appendChild(summary);
-
-    const dl = document.createElement("dl");
-    addField(dl, "Title", document.createTextNode(c.title || "—"));
-    addField(dl, "Page", document.createTextNode(c.page === null || c.page === undefined ? "—" : String(c.page)));
-    addField(dl, "Source", sourceNode(c.source_uri || ""));
-    details.appendChild(dl);
-    li.appendChild(details);
-    return li;
-  }
-
-  function addField(dl, label, node) {
-    const dt = document.createElement("dt");
-    dt.textContent = label;
-    const dd = document.createElement("dd");
-    dd.appendChild(node);
-    dl.append(dt, dd);
-  }
-
-  function sourceNode(uri) {
-    const wrap = document.createElement("span");
-    wrap.className = "uri";
-    if (/^https?:\/\//i.test(uri)) {
-      const a = document.createElement("a");
-      a.href = uri;
-      a.textContent = uri;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      wrap.appendChild(a);
-    } else {
-      const code = document.createElement("code");
-      code.textContent = uri || "—";
-      wrap.appendChild(code);
-    }
-    if (uri) {
-      const copy = document.createElement("button");
-      copy.type = "button";
-      copy.className = "copy";
-      copy.textContent = "Copy";
-      copy.setAttribute("aria-label", "Copy source address");
-      copy.addEventListener("click", () => copyText(uri, copy));
-      wrap.append(" ", copy);
-    }
-    return wrap;
-  }
-
-  async function copyText(text, button) {
-    let ok = false;
-    try {
-      await navigator.clipboard.writeText(text);
-      ok = true;
-    } catch {
-      const area = document.createElement("textarea");
-      area.value = text;
-      area.setAttribute("readonly", "");
-      area.style.position = "fixed";
-      area.style.opacity = "0";
-      document.body.appendChild(area);
-      area.select();
-      try {
-        ok = document.execCommand("copy");
-      } catch {
-        ok = false;
-      }
-      area.remove();
-    }
-    button.textContent = ok ? "Copied" : "Copy failed";
-    setTimeout(() => (button.textContent = "Copy"), 1500);
-  }
 })();
