@@ -11,8 +11,13 @@ Two answerers share one contract, ``(query, passages) → (answer, citations)``:
   of the question's content words it holds. The "I don't know" gate applies to the best candidate:
   its score must reach ``min_score``, and every identifier the question names (``KX-014``, ``2022``,
   ``5.0``, ``fernlight.configure``) must appear in what is quoted or in the heading it sits under;
-  the corpus talking about something close is not an answer. The next sentence joins the answer when
-  it continues the chosen one (it starts with "It", "This", "Bookings made later than that ...").
+  the corpus talking about something close is not an answer. Neighbours join where the chosen
+  sentence needs them (it leans on the one before, or the next one continues or completes it), and a
+  chained question follows bridges, or asks for a second search (``next_hop``) when its passages name
+  the link but nothing more about it.
+
+What a passage is read as (sentences, rows, candidates) is in ``sentences``; what a question asks for
+(a quantity, a price, a person; whether it chains) in ``shapes``.
 
 ``bench/answers.py`` runs both on the bundled golden set, side by side; the weights and the gate
 were set there (docs/architecture.md, "Answers").
@@ -30,252 +35,29 @@ from typing import ClassVar
 
 import numpy as np
 
+from services.agent.sentences import (
+    CONTINUES,
+    LEANS,
+    NAME,
+    NAMED,
+    SENTENCE,
+    WORD,
+    Candidate,
+    candidates,
+    cite,
+    identifiers,
+    stems,
+    terms,
+    unanswered,
+)
+from services.agent.shapes import CHAIN, expected
 from services.common.messages import Citation, Passage
 
 DONT_KNOW = "I don't know: nothing in the indexed documents answers that."
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-PARAGRAPH = re.compile(r"\n\s*\n")
-# Words a question shares with any sentence: they never make a sentence relevant.
-_STOP = """a an and are as at be been by can could did do does for from had has have how i in into is it its
-    me my of on or our so than that the their them then there these they this to was we were what when
-    where which who whom whose why will with would you your about tell please show give find list"""
-STOPWORDS = frozenset(_STOP.split())
-# A sentence that starts like this leans on the one before it: quoted with it, never alone first.
-CONTINUES = re.compile(
-    r"^(?:it|its|this|that|these|those|they|them|such|there|here|also|otherwise|however|then|"
-    r"in that case|bookings? made|if so|if not|except|unless)\b",
-    re.I,
-)
-# A sentence that leans on the one before: it starts like that, or a possessive in its first words has
-# nothing in the sentence to refer to ("After the acquisition its staff became ...").
-LEANS = re.compile(CONTINUES.pattern + r"|^(?:[\w,-]+\s+){1,4}(?:its|their)\b", re.I)
-NAMED = re.compile(r"\b[A-Z][\w-]*|(?<![\w.-])(?=[\w.-]*[\d_.])[A-Za-z][\w.-]*[A-Za-z0-9]")
-# Identifiers: a token with a digit, or dotted/underscored names (KX-014, 2022, 5.0, fernlight.configure).
-IDENTIFIER = re.compile(r"(?<![\w.-])(?=[\w.-]*[\d._])[A-Za-z0-9][\w.-]*[A-Za-z0-9]|(?<![\w.])\d(?![\w.])")
-# What kind of answer a question wants, and what a sentence holding one looks like: a sentence without
-# it is an unlikely answer ("How quickly must a page be acknowledged?" wants a duration).
-QUANTITY = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-    r"hundred|once|twice|half|quarter|daily|weekly|monthly|yearly|annually|hourly|first|last)\b",
-    re.I,
-)
-CODE = re.compile(r"`|\w_\w|\w\.\w|\(\)|--\w")
-WHO = re.compile(r"^\s*(?:and |but )?who\b", re.I)
-NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
-# A time is not always a number: "at dusk on Fridays", "every spring", "before noon".
-WHEN = re.compile(
-    QUANTITY.pattern + r"|\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|"
-    r"january|february|march|april|june|july|august|september|october|november|december|"
-    r"spring|summer|autumn|winter|morning|afternoon|evening|night|dawn|dusk|noon|midnight|sunrise|"
-    r"sunset|today|tomorrow|yesterday)\b",
-    re.I,
-)
-MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|JPY|CAD|AUD)\s?\d|\d\s?(?:EUR|USD|GBP|CHF|euros?|"
-    r"dollars?|pounds?|cents?)\b|\bfree\b",
-    re.I,
-)
-DEFAULT = re.compile(r"\bdefaults?\b|\bunless\b|\bwhen (?:omitted|not set|unset)\b", re.I)
-EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    # the asked-for value is stated as a default ("buffer_limit_mb (int, default 64)"), not an example
-    (re.compile(r"\bdefault\b", re.I), DEFAULT),
-    (
-        re.compile(
-            r"\bhow much\b.*\b(?:cost|charge|pay|price)|\bwhat (?:is|are) the (?:price|cost|fee)", re.I
-        ),
-        MONEY,
-    ),
-    (re.compile(r"\b(?:when|what (?:date|time|day))\b", re.I), WHEN),
-    (
-        re.compile(
-            r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|what year|"
-            r"(?:which|what)(?: \w+)? (?:version|release)|"
-            r"(?:the )?(?:default|minimum|maximum|limit|price|cost|length|size|number)\b)",
-            re.I,
-        ),
-        QUANTITY,
-    ),
-    (
-        re.compile(
-            r"\b(?:which|what) (?:option|setting|flag|parameter|argument|command|function|method)\b", re.I
-        ),
-        CODE,
-    ),
-    (WHO, NAME),
-)
-
-# A question that asks about something named through something else: "the team that owns X".
-CHAIN = re.compile(
-    r"\b(?:team|office|company|person|product|city|group|department|library|service|one)\s+"
-    r"(?:that|which|where|who|whose)\b|\w's\s+(?:team|office|company|manager|lead|product|department)\b",
-    re.I,
-)
-
 Vector = list[float]
 Embed = Callable[[list[str]], Awaitable[list[Vector]]]
 Keywords = Callable[[str], frozenset[int]]
 Answerer = Callable[[str, Sequence[Passage]], Awaitable[tuple[str, list[Citation]]]]
-
-
-def terms(text: str) -> set[str]:
-    """Content words, cut to six letters (booked/booking meet at "bookin", policy/policies at "polici")."""
-    return {w.lower()[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2}
-
-
-def stems(text: str) -> set[str]:
-    """Content words with a plain English suffix cut ("owned", "owns" and "own" meet at "own")."""
-    out = set()
-    for word in WORD.findall(text.lower()):
-        if word in STOPWORDS or len(word) < 3:
-            continue
-        for suffix in ("ing", "ed", "es", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)]
-                break
-        out.add(word)
-    return out
-
-
-def unanswered(query: str, chain: Sequence[Candidate]) -> set[str]:
-    """The question's words that neither the chain's sentences nor their headings hold."""
-    held: set[str] = set()
-    for c in chain:
-        held |= stems(f"{c.context} {c.text}")
-    return stems(query) - held
-
-
-def identifiers(text: str) -> set[str]:
-    """The identifiers a text names, lower-cased, trailing dots and call parentheses dropped."""
-    return {m.group(0).lower().rstrip(".") for m in IDENTIFIER.finditer(text)}
-
-
-def proper_names(text: str) -> list[str]:
-    """Runs of two or more capitalised words ("Orla Brennan", "Site Reliability"), a leading
-    "The"/"This" dropped."""
-    out = []
-    for match in NAME.finditer(text):
-        words = match.group(0).split()
-        if words[0].lower() in STOPWORDS:
-            words = words[1:]
-        if len(words) >= 2:
-            out.append(" ".join(words))
-    return out
-
-
-def expected(query: str) -> re.Pattern[str] | None:
-    """What an answering sentence holds for this question (a quantity, code, a name), if it says."""
-    return next((shape for asks, shape in EXPECTS if asks.search(query)), None)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    rank: int  # the passage's rank in retrieval
-    position: int  # the sentence's place in its passage
-    text: str
-    context: str  # the heading the sentence sits under (section, a label line or a table's header)
-    semantic: float = 0.0  # cosine of the question's and the sentence's (with context) embeddings
-    lexical: float = 0.0  # IDF-weighted share of the question's keywords in the sentence (context: half)
-    shaped: bool = True  # holds what the question asks for (a quantity, code, a name), or it asks for none
-    words: frozenset[int] = frozenset()  # the sentence's keyword ids (the keyword index's tokenizer)
-    # Its heading holds what the question asks for and the sentence does not ("3.0.0" over "support for
-    # Python 3.7 was dropped"): the heading is quoted with it.
-    lead: bool = False
-
-    def score(self, lexical_weight: float, shape_penalty: float, rank_step: float = 0.0) -> float:
-        unshaped = 0.0 if self.shaped else shape_penalty
-        return self.semantic + lexical_weight * self.lexical - unshaped - rank_step * self.rank
-
-
-LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
-
-
-def _rows(paragraph: str) -> list[str]:
-    """A paragraph as the units a reader would quote: table rows and list items one each (a wrapped
-    item's lines joined), prose as one."""
-    lines = [" ".join(line.split()) for line in paragraph.splitlines()]
-    if sum(line.startswith("|") or line.count("|") >= 2 for line in lines) >= 2:
-        return [line for line in lines if line and not re.fullmatch(r"[|:\- ]+", line)]
-    if any(LIST_ITEM.match(line) for line in lines):
-        units: list[str] = []
-        for line in lines:
-            if LIST_ITEM.match(line) or not units:
-                units.append(LIST_ITEM.sub("", line))
-            elif line:
-                units[-1] = f"{units[-1]} {line}"
-        return [u for u in units if u]
-    text = " ".join(paragraph.split())
-    return [text] if text else []
-
-
-def cells(row: str) -> list[str]:
-    return [cell.strip() for cell in row.strip().strip("|").split("|")]
-
-
-def pairs(header: str, row: str) -> str | None:
-    """A table row as its header reads it ("Severity: SEV1; Acknowledge within: 5 minutes"), so the
-    row holds what its cells are (a row of bare cells embeds far from any question); None when the
-    cells do not line up with the header's."""
-    names, values = cells(header), cells(row)
-    if len(names) != len(values) or not all(names):
-        return None
-    return "; ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True) if value)
-
-
-def candidates(passages: Sequence[Passage], max_passages: int) -> list[Candidate]:
-    """Every sentence of the top passages, in order, with the heading it sits under. A table's first
-    row is the context of its other rows; a short paragraph without an end mark (an option's
-    signature, a label) is a candidate and the context of what follows it."""
-    out: list[Candidate] = []
-    for rank, passage in enumerate(passages[:max_passages]):
-        section = passage.section or passage.title or ""
-        context, header, position = section, "", 0
-        for paragraph in PARAGRAPH.split(passage.text):
-            for unit in _rows(paragraph):
-                row = unit.count("|") >= 2
-                label = row or (len(unit) <= 100 and not unit.endswith((".", "!", "?", ":")))
-                if row and not header:
-                    header = unit  # a table's header: context, not an answer
-                    continue
-                if not row:
-                    header = ""
-                where = f"{context} {header}".strip()
-                if label and not row and len(unit.split()) < 4:
-                    context = f"{section}: {unit}" if section else unit  # too short to answer anything
-                    continue
-                if row:
-                    paired = pairs(header, unit)
-                    if paired is not None:  # the row says what each cell is: its header is in it
-                        unit, where = paired, context
-                for sentence in [unit] if label else SENTENCE.split(unit):
-                    out.append(Candidate(rank, position, sentence, where))
-                    position += 1
-                if label and not row:
-                    context = f"{section}: {unit}" if section else unit
-    return out
-
-
-def cite(chosen: Sequence[tuple[int, str]], passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
-    """The chosen (passage rank, sentence) pairs as one answer, each sentence cited [n] by passage."""
-    numbers: dict[int, int] = {}
-    citations: list[Citation] = []
-    parts = []
-    for rank, sentence in chosen:
-        if rank not in numbers:
-            numbers[rank] = len(numbers) + 1
-            p = passages[rank]
-            citations.append(
-                Citation(
-                    n=numbers[rank],
-                    chunk_id=p.chunk_id,
-                    doc_id=p.doc_id,
-                    title=p.title,
-                    source_uri=p.source_uri,
-                    page=p.page,
-                )
-            )
-        parts.append(f"{sentence} [{numbers[rank]}]")
-    return " ".join(parts), citations
 
 
 def lexical_answer(

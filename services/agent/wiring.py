@@ -12,9 +12,10 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from services.agent.answer import SentenceAnswerer, lexical_answer, proper_names
+from services.agent.answer import SentenceAnswerer, lexical_answer
 from services.agent.followup import Referent, referents
 from services.agent.graph import AgentDeps, RetrievedContext, build_graph
+from services.agent.sentences import proper_names
 from services.common.messages import AgentState, ChatTurn, Citation, Passage
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import Embedder

@@ -9,14 +9,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.agent.answer import (
-    DONT_KNOW,
-    SentenceAnswerer,
-    candidates,
-    identifiers,
-    lexical_answer,
-    stems,
-)
+from services.agent.answer import DONT_KNOW, SentenceAnswerer, lexical_answer
+from services.agent.sentences import candidates, identifiers, stems
 from services.agent.wiring import person_test
 from services.common.messages import Passage
 from services.extract_graph.extractor import RuleExtractor

@@ -1,0 +1,72 @@
+"""What a question asks for, and what a sentence holding it looks like: a quantity for "how long",
+a price for "how much does it cost", a stated default, code for "which option", a person for "who";
+and whether a question chains ("who leads the team that owns X?")."""
+
+from __future__ import annotations
+
+import re
+
+from services.agent.sentences import NAME
+
+# What kind of answer a question wants, and what a sentence holding one looks like: a sentence without
+# it is an unlikely answer ("How quickly must a page be acknowledged?" wants a duration).
+QUANTITY = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"hundred|once|twice|half|quarter|daily|weekly|monthly|yearly|annually|hourly|first|last)\b",
+    re.I,
+)
+CODE = re.compile(r"`|\w_\w|\w\.\w|\(\)|--\w")
+WHO = re.compile(r"^\s*(?:and |but )?who\b", re.I)
+# A time is not always a number: "at dusk on Fridays", "every spring", "before noon".
+WHEN = re.compile(
+    QUANTITY.pattern + r"|\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"spring|summer|autumn|winter|morning|afternoon|evening|night|dawn|dusk|noon|midnight|sunrise|"
+    r"sunset|today|tomorrow|yesterday)\b",
+    re.I,
+)
+MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|JPY|CAD|AUD)\s?\d|\d\s?(?:EUR|USD|GBP|CHF|euros?|"
+    r"dollars?|pounds?|cents?)\b|\bfree\b",
+    re.I,
+)
+DEFAULT = re.compile(r"\bdefaults?\b|\bunless\b|\bwhen (?:omitted|not set|unset)\b", re.I)
+EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    # the asked-for value is stated as a default ("buffer_limit_mb (int, default 64)"), not an example
+    (re.compile(r"\bdefault\b", re.I), DEFAULT),
+    (
+        re.compile(
+            r"\bhow much\b.*\b(?:cost|charge|pay|price)|\bwhat (?:is|are) the (?:price|cost|fee)", re.I
+        ),
+        MONEY,
+    ),
+    (re.compile(r"\b(?:when|what (?:date|time|day))\b", re.I), WHEN),
+    (
+        re.compile(
+            r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|what year|"
+            r"(?:which|what)(?: \w+)? (?:version|release)|"
+            r"(?:the )?(?:default|minimum|maximum|limit|price|cost|length|size|number)\b)",
+            re.I,
+        ),
+        QUANTITY,
+    ),
+    (
+        re.compile(
+            r"\b(?:which|what) (?:option|setting|flag|parameter|argument|command|function|method)\b", re.I
+        ),
+        CODE,
+    ),
+    (WHO, NAME),
+)
+
+# A question that asks about something named through something else: "the team that owns X".
+CHAIN = re.compile(
+    r"\b(?:team|office|company|person|product|city|group|department|library|service|one)\s+"
+    r"(?:that|which|where|who|whose)\b|\w's\s+(?:team|office|company|manager|lead|product|department)\b",
+    re.I,
+)
+
+
+def expected(query: str) -> re.Pattern[str] | None:
+    """What an answering sentence holds for this question (a quantity, code, a name), if it says."""
+    return next((shape for asks, shape in EXPECTS if asks.search(query)), None)
