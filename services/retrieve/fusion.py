@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # The usual constant (Cormack et al., 2009): damps the head so one list's first place cannot
 # outvote agreement between lists.
@@ -30,3 +30,23 @@ def reciprocal_rank_fusion(
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     # Rounded for the sort only: sums of the same terms in another order must not differ in the last bit.
     return sorted(scores.items(), key=lambda pair: (-round(pair[1], 12), pair[0]))
+
+
+def document_evidence(
+    fused: Sequence[tuple[str, float]], document_of: Mapping[str, str], weight: float
+) -> list[tuple[str, float]]:
+    """Each chunk's fused score plus ``weight`` times the fused scores of the other chunks of its document
+    in ``fused``, in the input order (the caller sorts). A document that answers in several passages
+    outranks a single passage of an unrelated one that happens to read alike; the passage's own score
+    still counts most. Chunks without a known document keep their score."""
+    totals: dict[str, float] = {}
+    for chunk_id, score in fused:
+        document = document_of.get(chunk_id)
+        if document is not None:
+            totals[document] = totals.get(document, 0.0) + score
+    out = []
+    for chunk_id, score in fused:
+        document = document_of.get(chunk_id)
+        others = totals[document] - score if document is not None else 0.0
+        out.append((chunk_id, score + weight * others))
+    return out

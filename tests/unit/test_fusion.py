@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.retrieve.fusion import RRF_K, reciprocal_rank_fusion
+from services.retrieve.fusion import RRF_K, document_evidence, reciprocal_rank_fusion
 
 
 def test_scores_are_sums_of_reciprocal_ranks() -> None:
@@ -54,3 +54,17 @@ def test_bad_arguments_are_refused() -> None:
         reciprocal_rank_fusion([["a"]], k=-1)
     with pytest.raises(ValueError, match="weights"):
         reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0])
+
+
+def test_a_document_answering_in_several_passages_outranks_a_lone_lookalike() -> None:
+    """A lone passage first by a little; two passages of another document next: the document's
+    other passage lifts each of its own, and only by ``weight`` times it."""
+    fused = [("lone", 1 / 61), ("a1", 1 / 62), ("a2", 1 / 63), ("x", 1 / 64)]
+    documents = {"lone": "noise", "a1": "policy", "a2": "policy", "x": "other"}
+    scored = dict(document_evidence(fused, documents, 0.05))
+    assert scored["a1"] == pytest.approx(1 / 62 + 0.05 / 63)
+    assert scored["a1"] > scored["lone"] == 1 / 61  # alone in its document: unchanged
+    assert scored["x"] == 1 / 64
+    assert dict(document_evidence(fused, documents, 0.0)) == dict(fused)  # no weight, no change
+    # a chunk whose document is unknown keeps its score and lends none
+    assert dict(document_evidence(fused, {"a1": "policy"}, 0.05)) == dict(fused)
