@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +122,8 @@ async def explain(
         print(f"  passages: {', '.join(f'{source_of(p.source_uri)}' for p in passages)}")
         holding = [i for i, c in enumerate(ranked) if any(f.lower() in c.text.lower() for f in s.item.facts)]
         if holding:
-            print(f"  the fact is in candidate {holding[0] + 1} of {len(ranked)}: {ranked[holding[0]].text[:100]}")
+            at = holding[0]
+            print(f"  the fact is in candidate {at + 1} of {len(ranked)}: {ranked[at].text[:100]}")
         for c in ranked[: len(ranked) if s.item.id in show else 4]:
             print(
                 f"  {scorer.value(c):.3f} sem={c.semantic:.3f} lex={c.lexical:.2f} shaped={c.shaped:d} "
@@ -128,8 +131,20 @@ async def explain(
             )
 
 
-async def main(golden: Path, explain_misses: bool, show: set[str]) -> None:
-    items = load(golden)
+@dataclasses.dataclass(frozen=True)
+class Golden:
+    """A golden set indexed in this process."""
+
+    items: list[GoldenItem]
+    embedder: LocalEmbedder
+    vectors: EdgeVectorIndex
+    graph: FalkorGraphStore
+
+
+@contextlib.asynccontextmanager
+async def golden_indexed(golden: Path) -> AsyncIterator[Golden]:
+    """The set's documents through the in-process stages into qdrant-edge and a FalkorDB child, in a
+    temporary directory, named as `ragstream eval` names them."""
     docs = golden / "docs"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -153,33 +168,41 @@ async def main(golden: Path, explain_misses: bool, show: set[str]) -> None:
             )
             print(f"indexed {len(report.indexed)} documents, {report.chunks} chunks in "
                   f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-            deps = agent_deps(embedder, vectors, graph, ALIAS)
-            hits = {}
-            for item in items:
-                if item.turn == 1 and item.answerable:
-                    found = await deps.retrieve(item.question, TENANT, 5)
-                    hits[item.id] = [source_of(p.source_uri) for p in found.passages]
-            scorer = SentenceAnswerer(
-                lambda texts: embedder.embed(texts, interactive=True),
-                keywords,
-                person=person_test(RuleExtractor()),
-            )
-            answerers = {
-                "lexical": dataclasses.replace(deps, answer=None),
-                "sentences": deps,  # the product's wiring
-            }
-            results: dict[str, list[Scores]] = {}
-            asked: Asked = {}
-            for name, variant in answerers.items():
-                started = time.perf_counter()
-                results[name] = await ask_all(build_graph(variant), items, hits, asked)
-                print(f"{name}: {len(items)} questions in {time.perf_counter() - started:.1f} s")
-            print()
-            print(table(results))
-            if explain_misses or show:
-                await explain(scorer, results["sentences"], results["lexical"], asked, show)
-            await graph.close()
-            await vectors.close()
+            try:
+                yield Golden(load(golden), embedder, vectors, graph)
+            finally:
+                await graph.close()
+                await vectors.close()
+
+
+async def main(golden: Path, explain_misses: bool, show: set[str]) -> None:
+    async with golden_indexed(golden) as indexed:
+        items, embedder = indexed.items, indexed.embedder
+        deps = agent_deps(embedder, indexed.vectors, indexed.graph, ALIAS)
+        hits = {}
+        for item in items:
+            if item.turn == 1 and item.answerable:
+                found = await deps.retrieve(item.question, TENANT, 5)
+                hits[item.id] = [source_of(p.source_uri) for p in found.passages]
+        scorer = SentenceAnswerer(
+            lambda texts: embedder.embed(texts, interactive=True),
+            keywords,
+            person=person_test(RuleExtractor()),
+        )
+        answerers = {
+            "lexical": dataclasses.replace(deps, answer=None, next_hop=None),
+            "sentences": deps,  # the product's wiring
+        }
+        results: dict[str, list[Scores]] = {}
+        asked: Asked = {}
+        for name, variant in answerers.items():
+            started = time.perf_counter()
+            results[name] = await ask_all(build_graph(variant), items, hits, asked)
+            print(f"{name}: {len(items)} questions in {time.perf_counter() - started:.1f} s")
+        print()
+        print(table(results))
+        if explain_misses or show:
+            await explain(scorer, results["sentences"], results["lexical"], asked, show)
 
 
 def cli() -> None:
