@@ -17,7 +17,7 @@ from typing import Any
 from lxml import etree
 from lxml import html as lxml_html
 
-from services.parse.parsers import (
+from services.parse.document import (
     HTML,
     SNIFF_BYTES,
     ParsedDocument,
