@@ -23,18 +23,18 @@ import contextlib
 import dataclasses
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from services.agent.answer import SentenceAnswerer
 from services.agent.graph import build_graph
-from services.agent.wiring import agent_deps, ask_inprocess, new_state, person_test
+from services.agent.wiring import agent_deps, person_test
 from services.chunk.chunker import TokenChunker
 from services.common.messages import Passage
 from services.eval import GOLDEN_DIR
-from services.eval.golden import GoldenItem, documents, load, sessions
+from services.eval.golden import GoldenItem, documents, load
+from services.eval.local import ask_golden
 from services.eval.metrics import Outcome, Scores, by_kind, score, summarise
 from services.eval.runner import SCHEME, source_of
 from services.extract_graph.extractor import RuleExtractor
@@ -58,25 +58,16 @@ async def ask_all(
     """Every question through the graph, conversations in order; ``asked`` gets the query each was
     searched with (a follow-up's pronoun resolved) and the passages it was answered from."""
     scored = []
-    for session in sessions(items):
-        history: list[tuple[str, str]] = []
-        for item in session:
-            state = new_state(uuid.uuid4().hex, TENANT, item.question, history)
-            started = time.perf_counter()
-            final = None
-            async for event in ask_inprocess(graph, state):
-                if event["type"] == "final":
-                    final = event["state"]
-            assert final is not None
-            outcome = Outcome(
-                answer=final.answer,
-                cited=[source_of(c.source_uri) for c in final.citations],
-                hits=hits.get(item.id, []),
-                seconds=time.perf_counter() - started,
-            )
-            history += [("user", item.question), ("assistant", final.answer)]
-            scored.append(score(item, outcome))
-            asked[item.id] = (final.query or item.question, final.passages)
+    async for done in ask_golden(graph, TENANT, items):
+        final = done.state
+        outcome = Outcome(
+            answer=final.answer,
+            cited=[source_of(c.source_uri) for c in final.citations],
+            hits=hits.get(done.item.id, []),
+            seconds=done.seconds,
+        )
+        scored.append(score(done.item, outcome))
+        asked[done.item.id] = (final.query or done.item.question, final.passages)
     return scored
 
 

@@ -31,9 +31,10 @@ from redis.asyncio import Redis
 
 from bench.answers import ALIAS, TENANT, golden_indexed
 from services.agent.graph import build_graph
-from services.agent.wiring import agent_deps, ask_inprocess, new_state
+from services.agent.wiring import agent_deps
 from services.eval import GOLDEN_DIR
-from services.eval.golden import GoldenItem, sessions
+from services.eval.golden import GoldenItem
+from services.eval.local import ask_golden
 from services.eval.metrics import Outcome, score
 from services.stores.cache import SemanticCache
 
@@ -45,20 +46,10 @@ class Asked:
 
 
 async def ask_set(graph: Any, items: list[GoldenItem]) -> dict[str, Asked]:
-    out: dict[str, Asked] = {}
-    for session in sessions(items):
-        history: list[tuple[str, str]] = []
-        for item in session:
-            final = None
-            async for event in ask_inprocess(
-                graph, new_state(uuid.uuid4().hex, TENANT, item.question, history)
-            ):
-                if event["type"] == "final":
-                    final = event["state"]
-            assert final is not None
-            history += [("user", item.question), ("assistant", final.answer)]
-            out[item.id] = Asked(final.answer, final.cached)
-    return out
+    return {
+        done.item.id: Asked(done.state.answer, done.state.cached)
+        async for done in ask_golden(graph, TENANT, items)
+    }
 
 
 def report(name: str, items: list[GoldenItem], asked: dict[str, Asked], reference: dict[str, Asked]) -> None:

@@ -5,15 +5,15 @@ one or two hops, and conversations whose later turns say "it" and "her"."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
 from services.agent.graph import AgentDeps, build_graph
-from services.agent.wiring import agent_deps, ask_inprocess, new_state
+from services.agent.wiring import agent_deps
 from services.eval import GOLDEN_DIR
-from services.eval.golden import GoldenItem, documents, load, sessions
+from services.eval.golden import GoldenItem, documents, load
+from services.eval.local import ask_golden
 from services.eval.metrics import Outcome, score
 from services.eval.runner import SCHEME
 from tests.support import IndexedStores, examples_indexed_inprocess
@@ -36,21 +36,10 @@ async def stores(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Inde
 
 async def facts_found(deps: AgentDeps, items: list[GoldenItem]) -> dict[str, bool]:
     """Whether each answer holds its expected facts, conversations asked in order."""
-    graph = build_graph(deps)
-    found = {}
-    for session in sessions(items):
-        history: list[tuple[str, str]] = []
-        for item in session:
-            final = None
-            async for event in ask_inprocess(
-                graph, new_state(uuid.uuid4().hex, TENANT, item.question, history)
-            ):
-                if event["type"] == "final":
-                    final = event["state"]
-            assert final is not None
-            history += [("user", item.question), ("assistant", final.answer)]
-            found[item.id] = score(item, Outcome(answer=final.answer)).fact
-    return found
+    return {
+        done.item.id: score(done.item, Outcome(answer=done.state.answer)).fact
+        async for done in ask_golden(build_graph(deps), TENANT, items)
+    }
 
 
 async def test_chained_questions_are_answered_with_a_second_search(stores: IndexedStores) -> None:
