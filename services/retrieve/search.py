@@ -267,19 +267,26 @@ async def search(
         graph_facts(tenant, entities, graph) if facts else _no_facts(),
     )
     result.entities = [{"name": e.name, "label": e.label} for e in entities]
-    fused = reciprocal_rank_fusion([vector_ranked, graph_ranked], weights=[1.0, GRAPH_WEIGHT])
     documents = {cid: str(p.get("doc_id", "")) for cid, p in payloads.items() if p.get("doc_id")}
-    fused = in_order(document_evidence(fused, documents, DOCUMENT_WEIGHT), tie, 12)
+
+    def fuse(vector_list: Sequence[str], graph_list: Sequence[str]) -> list[tuple[str, float]]:
+        fused = reciprocal_rank_fusion([vector_list, graph_list], weights=[1.0, GRAPH_WEIGHT])
+        return in_order(document_evidence(fused, documents, DOCUMENT_WEIGHT), tie, 12)
+
+    # The plain search's order, from rankings as deep as a search without a reranker reads them: a
+    # reranker widens the candidates, and one that is down must cost the reranking, not the order.
+    plain_depth = fusion_depth(limit)
+    plain = fuse(vector_ranked[:plain_depth], graph_ranked[:plain_depth])
     if reranker is None:
-        result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in fused[:limit]]
+        result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in plain[:limit]]
         return result
-    candidates = fused[: max(limit, rerank_candidates)]
+    candidates = fuse(vector_ranked, graph_ranked)[: max(limit, rerank_candidates)]
     texts = [str(payloads[cid].get("text", "")) for cid, _ in candidates]
     try:
         scores = await reranker.rerank(query, texts)
     except ModelUnavailable as exc:  # an answer from the fused order beats no answer
         log.warning("reranker unavailable: keeping the fused order", error=str(exc), model=reranker.model)
-        result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in candidates[:limit]]
+        result.chunks = [_chunk(cid, payloads[cid], score) for cid, score in plain[:limit]]
         return result
     if len(scores) != len(candidates):
         raise ValueError(f"reranker {reranker.model} returned {len(scores)} scores for {len(texts)} texts")
