@@ -38,5 +38,19 @@ def rss_mib() -> float:
     return math.nan
 
 
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its children (the broker, FalkorDB): what a
+    burst costs in work, steadier than its wall time on a machine whose speed varies from run to run."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process()
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

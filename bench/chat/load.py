@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from bench.chat.clients import QUESTIONS, SECRET, TENANT, Run, ask_local, ask_remote
-from bench.chat.figures import peak_rss_mib, rss_mib, summary
+from bench.chat.figures import peak_rss_mib, rss_mib, summary, tree_cpu_s
 from bench.chat.hops import Tap
 
 
@@ -64,9 +64,10 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
         await asyncio.sleep(0.01)
     connect_wall = time.perf_counter() - t
     rss_connected = rss_mib()
-    started = time.time()
+    started, cpu_before = time.time(), tree_cpu_s()
     go.set()
     runs = [r for r in await asyncio.gather(*tasks) if r is not None]
+    cpu_s = tree_cpu_s() - cpu_before
     wall = max((r.final for r in runs if not math.isnan(r.final)), default=time.time()) - started
     errors += [r.error for r in runs if r.error]
     rss_after = rss_mib()
@@ -85,6 +86,7 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
         "connect_wall_s": round(connect_wall, 3),
         "wall_s": round(wall, 3),
         "answers_per_s": round(len(ttlt) / wall, 2) if wall > 0 else 0.0,
+        "cpu_ms_per_answer": round(1000 * cpu_s / len(ttlt), 2) if ttlt else math.nan,
         "reply_hop": summary(reply_hop),
         "question_produce": summary(produce),
         "rss_mib": {

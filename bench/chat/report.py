@@ -3,6 +3,7 @@ figures ``--json`` writes."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -183,7 +184,8 @@ def hop_table(segments: list[Segment]) -> list[str]:
 def concurrency_table(results: list[dict[str, Any]]) -> list[str]:
     head = (
         f"{'clients':>7} {'done':>5} {'errors':>6} {'TTFT p50':>9} {'TTFT p95':>9} {'last p95':>9}"
-        f" {'wall s':>7} {'ans/s':>6} {'reply hop p50/p95':>18} {'RSS MiB before→after (peak)':>28}"
+        f" {'wall s':>7} {'ans/s':>6} {'CPU ms/ans':>10} {'reply hop p50/p95':>18}"
+        f" {'RSS MiB before→after (peak)':>28}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
@@ -193,7 +195,7 @@ def concurrency_table(results: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{r['clients']:>7} {r['completed']:>5} {r['errors']:>6} {r['ttft']['p50_ms']:>9.1f}"
             f" {r['ttft']['p95_ms']:>9.1f} {r['ttlt']['p95_ms']:>9.1f} {r['wall_s']:>7.2f}"
-            f" {r['answers_per_s']:>6.1f} {hop:>18}"
+            f" {r['answers_per_s']:>6.1f} {r.get('cpu_ms_per_answer', math.nan):>10.1f} {hop:>18}"
             f" {mem:>28}"
         )
     return lines

@@ -40,7 +40,6 @@ async def warm_up(stack: Any, url: str) -> int:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from redis.asyncio import Redis
 
     from services.common.settings import Settings
     from services.common.tansu import TansuBroker
@@ -62,10 +61,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     broker = TansuBroker(log_file=work / "tansu.log").start()
     startup["broker_start"] = time.perf_counter() - t
-    # services/cli builds the gateway's client with Redis.from_url(...) and redis-py's default pool of
-    # 100 connections: past 100 asks in flight the limiter raises MaxConnectionsError and fails open.
-    # The bench sizes the pool for its largest burst so the rate limiter really runs on every ask.
-    redis = Redis.from_url(settings.gateway.redis_url, max_connections=max(args.concurrency) + 100)
+    redis = settings.redis()  # the product's client: a pool that waits when full, as the gateway's
     try:
         t = time.perf_counter()
         async with run_stack(settings, bootstrap=broker.bootstrap, names=names, embedder=embedder) as stack:
