@@ -129,7 +129,8 @@ def agent_deps(
     max_tokens: int = 384,
     score_sentences: bool = True,
 ) -> AgentDeps:
-    from services.tool.calculator import evaluate, extract_expression
+    from services.tool.calculator import evaluate
+    from services.tool.expression import extract_expression
     from services.tool.sandbox import run_python
 
     extractor = RuleExtractor()

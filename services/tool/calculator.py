@@ -7,18 +7,14 @@ kept finite and within ``±1e308`` (integers included), so no input can allocate
 spin the CPU: ``9**9**9`` is refused from an estimate of its size before anything is computed. Errors
 come back in `CalcResult.error`; `evaluate` never raises.
 
-`extract_expression` pulls one arithmetic expression out of a question ("what is 17 * (3 + 4)?",
-"compute 2^10"). It is deliberately conservative: the question may hold only the expression and a
-few filler words; anything else (a date, a second number, an unknown word) gives ``None``.
+Pulling the expression out of a question is ``expression.py``'s.
 """
 
 from __future__ import annotations
 
 import ast
-import itertools
 import math
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -179,11 +175,11 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
 # --- parsing and the whitelist ------------------------------------------------------------------------
 
-_UNICODE_OPERATORS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "’": "'"})
+UNICODE_OPERATORS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "’": "'"})
 
 
 def _normalize(expression: str) -> str:
-    return expression.translate(_UNICODE_OPERATORS).replace("^", "**").strip()
+    return expression.translate(UNICODE_OPERATORS).replace("^", "**").strip()
 
 
 def _describe(node: ast.AST) -> str:
@@ -206,7 +202,7 @@ def _describe(node: ast.AST) -> str:
     return f"{type(node).__name__} is not allowed"
 
 
-def _parse(expression: str) -> ast.expr:
+def parse(expression: str) -> ast.expr:
     """Parse and check against the whitelist; the body of the expression, or CalcError."""
     try:
         tree = ast.parse(expression, mode="eval")
@@ -268,7 +264,7 @@ def evaluate(expression: str) -> CalcResult:
     if not text:
         return CalcResult(expression, None, "empty expression")
     try:
-        body = _parse(text)
+        body = parse(text)
         evaluator = simpleeval.SimpleEval(
             operators=dict(_OPERATORS), functions=dict(FUNCTIONS), names=dict(CONSTANTS)
         )
@@ -290,151 +286,3 @@ def evaluate(expression: str) -> CalcResult:
     except Exception as exc:  # never raise to the caller
         return CalcResult(expression, None, f"cannot evaluate: {type(exc).__name__}")
     return CalcResult(expression, value, None)
-
-
-# --- extraction from a question -----------------------------------------------------------------------
-
-_PERCENT_OF = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*of\b")
-_WORD_OPERATORS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:raised\s+to\s+the\s+power\s+of|to\s+the\s+power\s+of|raised\s+to)\b"), " ** "),
-    (re.compile(r"\bmultiplied\s+by\b"), " * "),
-    (re.compile(r"\bdivided\s+by\b"), " / "),
-    (re.compile(r"\btimes\b"), " * "),
-    (re.compile(r"\bplus\b"), " + "),
-    (re.compile(r"\bminus\b"), " - "),
-    (re.compile(r"\bmod(?:ulo)?\b"), " % "),
-    (re.compile(r"\bsquared\b"), " ** 2 "),
-    (re.compile(r"\bcubed\b"), " ** 3 "),
-    (re.compile(r"(?<=[\d)])\s*x\s*(?=[\d(])"), " * "),  # "3 x 4"
-]
-_TOKEN = re.compile(
-    r"""
-    (?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?|\.\d+)
-    |(?P<op>\*\*|//|[-+*/%^(),])
-    |(?P<word>[a-z_][a-z0-9_']*)
-    |(?P<space>\s+)
-    |(?P<punct>[?!.:;=])
-    |(?P<other>.)
-    """,
-    re.VERBOSE,
-)
-# words a question may carry around the expression; any other word means "not a pure calculation"
-_FILLER = frozenset(
-    [
-        "what",
-        "what's",
-        "whats",
-        "is",
-        "are",
-        "was",
-        "calculate",
-        "compute",
-        "evaluate",
-        "eval",
-        "solve",
-        "work",
-        "out",
-        "how",
-        "much",
-        "the",
-        "value",
-        "result",
-        "answer",
-        "of",
-        "please",
-        "pls",
-        "can",
-        "could",
-        "would",
-        "will",
-        "you",
-        "tell",
-        "me",
-        "give",
-        "find",
-        "get",
-        "do",
-        "does",
-        "equal",
-        "equals",
-        "to",
-        "exactly",
-        "approximately",
-        "roughly",
-        "hey",
-        "hi",
-        "ok",
-        "okay",
-        "so",
-        "then",
-        "quick",
-        "quickly",
-        "calc",
-        "i",
-        "need",
-        "want",
-        "know",
-    ]
-)
-_BINARY = frozenset({"+", "-", "*", "/", "//", "%", "**"})
-
-
-def _join(tokens: list[str]) -> str:
-    out: list[str] = []
-    glue_next = True
-    for i, tok in enumerate(tokens):
-        prev = tokens[i - 1] if i else None
-        unary = tok in {"+", "-"} and (prev is None or prev in _BINARY or prev in {"(", ","})
-        if out and not glue_next and tok not in {")", ","} and not (tok == "(" and prev in FUNCTIONS):
-            out.append(" ")
-        out.append(tok)
-        glue_next = unary or tok == "("
-    return "".join(out)
-
-
-def extract_expression(text: str) -> str | None:
-    """The single arithmetic expression a question asks for, normalised for `evaluate`; else None."""
-    if not isinstance(text, str) or not text.strip() or len(text) > 4 * MAX_EXPRESSION_CHARS:
-        return None
-    lowered = text.translate(_UNICODE_OPERATORS).lower()
-    lowered = _PERCENT_OF.sub(r"(\1 / 100) * ", lowered)
-    for pattern, replacement in _WORD_OPERATORS:
-        lowered = pattern.sub(replacement, lowered)
-
-    segments: list[list[str]] = []
-    in_math = False
-    for match in _TOKEN.finditer(lowered):
-        kind, tok = match.lastgroup, match.group()
-        if kind == "space":
-            continue
-        if kind == "other":
-            return None
-        is_math = kind in {"num", "op"} or (kind == "word" and (tok in FUNCTIONS or tok in CONSTANTS))
-        if not is_math:
-            if kind == "word" and tok not in _FILLER:
-                return None
-            in_math = False
-            continue
-        if not in_math:
-            segments.append([])
-            in_math = True
-        segments[-1].append("**" if tok == "^" else tok)
-
-    if len(segments) != 1:
-        return None
-    tokens = segments[0]
-    pairs = list(itertools.pairwise(tokens))
-    has_operator = any(
-        nxt in _BINARY and (prev == ")" or prev in CONSTANTS or prev[0].isdigit() or prev[0] == ".")
-        for prev, nxt in pairs
-    ) or any(prev in FUNCTIONS and nxt == "(" for prev, nxt in pairs)
-    if not has_operator:
-        return None
-    expression = _join(tokens)
-    if len(expression) > MAX_EXPRESSION_CHARS:
-        return None
-    try:
-        _parse(expression)
-    except CalcError:
-        return None
-    return expression

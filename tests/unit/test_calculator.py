@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from services.tool.calculator import MAX_EXPRESSION_CHARS, CalcResult, evaluate, extract_expression
+from services.tool.calculator import MAX_EXPRESSION_CHARS, CalcResult, evaluate
+from services.tool.expression import extract_expression
 
 
 @pytest.mark.parametrize(
