@@ -6,8 +6,8 @@ Two rankings of chunks, both tenant-filtered:
 * vector: the index's hybrid search (dense + BM25, already fused inside Qdrant), best first;
 * graph: the chunks that mention the query's entities (found by exact name look-up), then those that
   mention their neighbours one relation away: most query entities mentioned first, then most
-  neighbours, then the vector order (chunks the vector search did not return are fetched by id with
-  a filtered dense search and ordered by cosine among themselves), then chunk id.
+  neighbours, then the vector order (chunks the vector search did not return are scored together in
+  one dense search filtered to their ids, and ordered by cosine among themselves).
 
 They are fused by reciprocal rank fusion, the graph's ranks weighted ``GRAPH_WEIGHT``. Ties (in either
 fusion: the index's own RRF of dense and BM25 ranks ties too) go by document order — source URI,
@@ -32,7 +32,7 @@ from services.models.embedder import Embedder
 from services.models.http import ModelUnavailable
 from services.models.reranker import Reranker
 from services.retrieve.fusion import document_evidence, reciprocal_rank_fusion
-from services.stores.ports import Entity, GraphChunk, GraphFact, GraphStore, VectorIndex
+from services.stores.ports import Entity, Filter, GraphFact, GraphStore, VectorIndex
 from services.stores.vectors_edge import keywords
 
 log = structlog.get_logger("ragstream.retrieve")
@@ -159,36 +159,34 @@ async def graph_ranking(
     depth: int,
     hops: int = 2,
 ) -> list[str]:
-    """Chunk ids the graph links to ``entities``, best first (see the module docstring). Payloads of
-    chunks the vector ranking lacks are fetched into ``payloads``; a chunk the current collection
-    does not hold (the graph can briefly be ahead of or behind an index version) is left out."""
+    """Chunk ids the graph links to ``entities``, best first (see the module docstring), at most
+    ``depth``. The chunks the vector ranking lacks are scored in one filtered dense search (their
+    payloads go into ``payloads``), so equal graph evidence is ordered by meaning before the cut, never
+    by chunk id; a chunk the current collection does not hold (the graph can briefly be ahead of or
+    behind an index version) is left out."""
     if not entities or hops < 1:
         return []
     linked = await graph.chunks_for_entities(tenant, [_key(e) for e in entities], GRAPH_ROWS, hops=hops)
     at = {chunk_id: rank for rank, chunk_id in enumerate(vector_ranked)}
     unseen = len(vector_ranked)
-
-    def evidence(c: GraphChunk) -> tuple[int, int, int]:
-        return (-c.direct, -c.indirect, at.get(c.chunk_id, unseen))
-
-    chosen = sorted(linked, key=lambda c: (*evidence(c), c.chunk_id))[:depth]
-    missing = [c for c in chosen if c.chunk_id not in payloads]
-    found = await asyncio.gather(
-        *(
-            vectors.search(
-                collection, vector, 1, must={"tenant": tenant, "doc_id": c.doc_id, "chunk_id": c.chunk_id}
-            )
-            for c in missing
-        )
-    )
+    missing = tuple(c.chunk_id for c in linked if c.chunk_id not in payloads)
     cosine: dict[str, float] = {}
-    for hits in found:
-        for hit in hits:
+    if missing:
+        must: Filter = {"tenant": tenant, "chunk_id": missing}
+        for hit in await vectors.search(collection, vector, len(missing), must=must):
             payloads[hit.chunk_id] = hit.payload
             cosine[hit.chunk_id] = hit.score
-    held = [c for c in chosen if c.chunk_id in at or c.chunk_id in cosine]
-    held.sort(key=lambda c: (*evidence(c), -round(cosine.get(c.chunk_id, 0.0), 6), c.chunk_id))
-    return [c.chunk_id for c in held]
+    held = [c for c in linked if c.chunk_id in at or c.chunk_id in cosine]
+    held.sort(
+        key=lambda c: (
+            -c.direct,
+            -c.indirect,
+            at.get(c.chunk_id, unseen),
+            -round(cosine.get(c.chunk_id, 0.0), 6),
+            c.chunk_id,
+        )
+    )
+    return [c.chunk_id for c in held[:depth]]
 
 
 async def _no_facts() -> list[dict[str, Any]]:

@@ -16,8 +16,9 @@ RelationType = Literal["WORKS_FOR", "LOCATED_IN", "RELATES_TO", "PART_OF"]
 ENTITY_LABELS: tuple[EntityLabel, ...] = ("Person", "Organization", "Location", "Concept", "Product")
 RELATION_TYPES: tuple[RelationType, ...] = ("WORKS_FOR", "LOCATED_IN", "RELATES_TO", "PART_OF")
 
-# Payload keys every vector point carries; filters use them.
-Filter = Mapping[str, str]
+# Payload keys every vector point carries; filters use them. A value matches exactly; a tuple matches
+# any of its members (``{"chunk_id": ("a", "b")}``).
+Filter = Mapping[str, str | tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,14 +118,17 @@ def require_filter(must: Filter, must_not: Filter | None) -> None:
 
 
 def _edge_filter(must: Filter | None, must_not: Filter | None = None) -> qe.Filter | None:
-    """Exact keyword matches: all of ``must`` hold, none of ``must_not``."""
+    """Exact keyword matches (a tuple: any of its members): all of ``must`` hold, none of ``must_not``."""
     if not must and not must_not:
         return None
+
+    def condition(key: str, value: str | tuple[str, ...]) -> qe.FieldCondition:
+        match = qe.MatchAny(list(value)) if isinstance(value, tuple) else qe.MatchValue(value)
+        return qe.FieldCondition(key, match=match)
+
     return qe.Filter(
-        must=[qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in (must or {}).items()],
-        must_not=[
-            qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in (must_not or {}).items()
-        ],
+        must=[condition(key, value) for key, value in (must or {}).items()],
+        must_not=[condition(key, value) for key, value in (must_not or {}).items()],
     )
 
 

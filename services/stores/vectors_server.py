@@ -44,18 +44,19 @@ def _sparse(vector: qe.SparseVector | None) -> models.SparseVector | None:
 
 
 def _server_filter(must: Filter | None, must_not: Filter | None = None) -> models.Filter | None:
-    """Exact keyword matches: all of ``must`` hold, none of ``must_not``."""
+    """Exact keyword matches (a tuple: any of its members): all of ``must`` hold, none of ``must_not``."""
     if not must and not must_not:
         return None
+
+    def condition(key: str, value: str | tuple[str, ...]) -> models.Condition:
+        match: models.MatchAny | models.MatchValue = (
+            models.MatchAny(any=list(value)) if isinstance(value, tuple) else models.MatchValue(value=value)
+        )
+        return models.FieldCondition(key=key, match=match)
+
     return models.Filter(
-        must=[
-            models.FieldCondition(key=key, match=models.MatchValue(value=value))
-            for key, value in (must or {}).items()
-        ],
-        must_not=[
-            models.FieldCondition(key=key, match=models.MatchValue(value=value))
-            for key, value in (must_not or {}).items()
-        ],
+        must=[condition(key, value) for key, value in (must or {}).items()],
+        must_not=[condition(key, value) for key, value in (must_not or {}).items()],
     )
 
 

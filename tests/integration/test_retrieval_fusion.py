@@ -12,8 +12,8 @@ import pytest
 
 from services.common.tansu import free_port
 from services.models.reranker import HttpReranker, LocalReranker
-from services.retrieve.search import search
-from services.stores.ports import ChunkFacts, Entity, Relation
+from services.retrieve.search import graph_ranking, search
+from services.stores.ports import ChunkFacts, Entity, Relation, VectorPoint
 from tests.support import IndexedStores, examples_indexed_inprocess
 
 pytestmark = pytest.mark.integration
@@ -92,6 +92,40 @@ async def test_graph_chunk_missing_from_the_index_is_left_out(stores: IndexedSto
         assert len(chunks) == 5
     finally:
         await stores.graph.prune_document("ghost-doc", None)
+
+
+async def test_graph_ranking_cuts_equal_evidence_by_meaning_not_by_chunk_id(stores: IndexedStores) -> None:
+    """Six chunks name the entity once each (equal graph evidence) and the vector search returned
+    none of them: the two kept are the two nearest the query, though their ids sort last (the cut
+    went by chunk id before their payloads were read)."""
+    tenant, collection, dim = "graph-cut", "graph_cut_v1", 8
+    helios = Entity("Helios Labs", "Organization")
+    ids = [f"g{i}" for i in range(6)]
+    await stores.graph.write([ChunkFacts(tenant, f"doc-{c}", "v1", c, (helios,)) for c in ids])
+    await stores.vectors.ensure_collection(collection, dim)
+    query = [1.0] + [0.0] * (dim - 1)
+    # cosine to the query grows with the id: g5 nearest, g0 farthest
+    points = [
+        VectorPoint(c, [0.2 + 0.15 * i, 1.0] + [0.0] * (dim - 2), {"tenant": tenant, "doc_id": f"doc-{c}"})
+        for i, c in enumerate(ids)
+    ]
+    await stores.vectors.upsert(
+        collection, [VectorPoint(p.chunk_id, p.vector, {**p.payload, "chunk_id": p.chunk_id}) for p in points]
+    )
+    try:
+        payloads: dict[str, Any] = {}
+        kept = await graph_ranking(
+            tenant, [helios], stores.graph, stores.vectors, collection, query, [], payloads, depth=2
+        )
+        assert kept == ["g5", "g4"]
+        assert set(payloads) == set(ids)  # all six scored, in one search
+        linked_first = await graph_ranking(
+            tenant, [helios], stores.graph, stores.vectors, collection, query, ["g0"], {}, depth=2
+        )
+        assert linked_first == ["g0", "g5"]  # one the vector search holds comes first, as before
+    finally:
+        for c in ids:
+            await stores.graph.prune_document(f"doc-{c}", None)
 
 
 async def test_reranker_orders_the_fused_candidates(stores: IndexedStores) -> None:

@@ -125,6 +125,21 @@ async def test_search_ranks_by_cosine_and_isolates_tenants(index: VectorIndex) -
     assert await index.count("chunks_v1", {"tenant": "b"}) == 10
 
 
+async def test_a_tuple_in_a_filter_matches_any_of_its_members(index: VectorIndex) -> None:
+    """``{"chunk_id": ("a1", "a7")}`` searches those chunks only, ranked by cosine (the graph ranking
+    scores the chunks the vector search missed this way, in one search)."""
+    await index.ensure_collection("chunks_v1", DIM)
+    vec = vectors(10, seed=7)
+    await index.upsert("chunks_v1", make_points(vec, tenant="a", prefix="a"))
+    await index.upsert("chunks_v1", make_points(vectors(3, seed=8), tenant="b", prefix="b"))
+    wanted = ("a1", "a7", "a9", "b1")
+    hits = await index.search("chunks_v1", vec[7].tolist(), 10, {"tenant": "a", "chunk_id": wanted})
+    assert hits[0].chunk_id == "a7"
+    assert sorted(h.chunk_id for h in hits) == ["a1", "a7", "a9"]  # b1 is another tenant's
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert await index.count("chunks_v1", {}, must_not={"chunk_id": wanted}) == 9
+
+
 async def test_count_and_delete_with_must_not_keep_the_current_version(index: VectorIndex) -> None:
     """delete(doc_id=D, version != V) prunes D's old versions and leaves V and other documents alone."""
     await index.ensure_collection("chunks_v1", DIM)
