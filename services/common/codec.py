@@ -16,7 +16,7 @@ import io
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pydantic import ValidationError
 
@@ -53,14 +53,23 @@ def schema_fingerprint(parsed: Any) -> bytes:
 
 
 class SingleObjectCodec:
+    """Schemas go to fastavro parsed with its hint (``parse_schema``'s default): without it fastavro
+    parses the schema again on every record, which made a ``ReplyEvent`` encode 3x slower (35 against
+    12 µs). ``schemas.load`` stays hint-free: fingerprints and the registry's JSON are computed from it."""
+
     @cached_property
     def _writers(self) -> dict[bytes, Any]:
         """fingerprint → writer schema, over every current and historical record schema."""
         table: dict[bytes, Any] = {}
         for name in schemas.record_names():
             for parsed in [*schemas.history(name), schemas.load(name)]:
-                table[schema_fingerprint(parsed)] = parsed
+                table[schema_fingerprint(parsed)] = parse_schema(parsed)
         return table
+
+    @cached_property
+    def _current(self) -> dict[str, Any]:
+        """record name → its current schema, as fastavro reads and writes it."""
+        return {name: parse_schema(schemas.load(name)) for name in schemas.record_names()}
 
     @cached_property
     def _fingerprints(self) -> dict[str, bytes]:
@@ -70,7 +79,7 @@ class SingleObjectCodec:
         buf = io.BytesIO()
         buf.write(MAGIC)
         buf.write(self._fingerprints[record.avro_name()])
-        schemaless_writer(buf, schemas.load(record.avro_name()), _to_avro(record))
+        schemaless_writer(buf, self._current[record.avro_name()], _to_avro(record))
         return buf.getvalue()
 
     def decode(self, data: bytes, model: type[R], topic: str) -> R:
@@ -80,7 +89,7 @@ class SingleObjectCodec:
         if writer is None:
             raise CodecError(f"unknown writer schema fingerprint {data[2:10].hex()} on {topic}")
         try:
-            value = schemaless_reader(io.BytesIO(data[10:]), writer, schemas.load(model.avro_name()))
+            value = schemaless_reader(io.BytesIO(data[10:]), writer, self._current[model.avro_name()])
         except Exception as exc:  # fastavro raises many types on bad bytes or incompatible schemas
             raise CodecError(f"cannot read {model.avro_name()} on {topic}: {exc!r}") from exc
         return _from_avro(model, value)
