@@ -22,6 +22,7 @@ Writes go through the shard's WAL, so they survive ``close()`` and even a crash 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import threading
@@ -75,9 +76,12 @@ def sparse_document(payload: Mapping[str, Any]) -> qe.SparseVector | None:
     return vector if vector.indices else None
 
 
+@functools.lru_cache(maxsize=16384)
 def keywords(text: str) -> frozenset[int]:
     """The keyword ids BM25 indexes for ``text``: words tokenized, lower-cased, stopwords dropped and
-    stemmed ("booked" and "book" share one), as the keyword index sees them."""
+    stemmed ("booked" and "book" share one), as the keyword index sees them. Remembered: the answerer
+    asks for every sentence of the passages it reads, and the same passages come back for many
+    questions."""
     return frozenset(_BM25.embed_query(text).indices)
 
 
