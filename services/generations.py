@@ -75,7 +75,7 @@ def write_live_label(settings: Settings, label: str) -> None:
 
 @dataclass
 class ReindexProgress:
-    state: str = "idle"  # idle | catching-up | swapped | failed | cancelled
+    state: str = "idle"  # idle | starting | catching-up | swapped | failed | cancelled
     collection: str = ""
     previous: str | None = None
     live_chunks: int = 0
@@ -129,9 +129,13 @@ class Stack:
         return compile_agent(self.embedder, self.vectors, self.graph, self.settings.stores.collection_alias)
 
     def start_reindex(self, timeout_s: float = 3600.0) -> ReindexProgress:
-        """Start a reindex in the background (RuntimeError if one runs); follow ``progress``."""
-        if self._lock.locked():
+        """Start a reindex in the background (RuntimeError if one runs); follow ``progress``, which
+        says "starting" from this call on: before the task picks its target it asks the broker which
+        versions earlier attempts used, and on a slow machine a caller that looked 100 ms later still
+        read the last run's progress ("idle": `ragstream reindex` gave up at once)."""
+        if self._lock.locked() or (self._task is not None and not self._task.done()):
             raise RuntimeError("a reindex is already running")
+        self.progress = ReindexProgress("starting", started_at=time.time())
         self._task = asyncio.create_task(self.reindex(timeout_s))
         self._task.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures live in progress
         return self.progress
@@ -170,9 +174,15 @@ class Stack:
             raise RuntimeError("a reindex is already running")
         async with self._lock:
             alias = self.settings.stores.collection_alias
-            previous = await self.vectors.resolve(alias)
-            earlier = await asyncio.to_thread(attempted_on_broker, self.bootstrap, self.names, alias)
-            target = next_collection(alias, [*await self.vectors.collections(), *self._attempted, *earlier])
+            try:
+                previous = await self.vectors.resolve(alias)
+                earlier = await asyncio.to_thread(attempted_on_broker, self.bootstrap, self.names, alias)
+                used = [*await self.vectors.collections(), *self._attempted, *earlier]
+                target = next_collection(alias, used)
+            except BaseException as exc:  # "starting" must not outlive a start that failed
+                error = f"cannot start: {exc!r}"
+                self.progress = ReindexProgress("failed", error=error, finished_at=time.time())
+                raise
             self._attempted.append(target)
             label = target.rsplit("_", 1)[1]
             self.progress = ReindexProgress("catching-up", target, previous, started_at=time.time())
@@ -204,11 +214,14 @@ class Stack:
                 return self.progress
             except BaseException as exc:
                 cancelled = isinstance(exc, asyncio.CancelledError)
-                self.progress.state = "cancelled" if cancelled else "failed"
-                self.progress.error = "cancelled by the operator" if cancelled else str(exc)
-                self.progress.finished_at = time.time()
-                log.warning("reindex ended without a swap", collection=target, reason=self.progress.error)
-                await exit_stack.aclose()
+                error = "cancelled by the operator" if cancelled else str(exc)
+                log.warning("reindex ended without a swap", collection=target, reason=error)
+                try:
+                    await exit_stack.aclose()
+                finally:  # said once the generation is retired: a new reindex may start from here on
+                    self.progress.state = "cancelled" if cancelled else "failed"
+                    self.progress.error = error
+                    self.progress.finished_at = time.time()
                 raise
 
     async def _catch_up(self, label: str, timeout_s: float, settle: int) -> None:

@@ -146,7 +146,6 @@ def build_api(ports: ApiPorts) -> FastAPI:
             stack.start_reindex(timeout_s)
         except RuntimeError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-        await asyncio.sleep(0.1)
         return JSONResponse(stack.progress.to_json(), status_code=status.HTTP_202_ACCEPTED)
 
     @app.get("/v1/repair", tags=["operations"], responses={403: NOT_OPERATOR, 501: NO_REINDEX})

@@ -102,6 +102,9 @@ def reindex(
         console.print("cancelled" if body["cancelled"] else f"no reindex in progress (last: {body['state']})")
         return
     body = api.call("POST", "/v1/reindex", params={"timeout_s": timeout})
+    while body["state"] == "starting":  # the stack picks the new version's name first
+        time.sleep(0.2)
+        body = api.call("GET", "/v1/reindex")
     console.print(f"reindexing into [bold]{body['collection']}[/] (live: {body['previous']})")
     if not wait:
         return

@@ -101,11 +101,19 @@ async def test_a_reindex_that_would_lose_documents_refuses_fast_and_says_why(
     lost = TopicNames(prefix=f"rxb-{uuid.uuid4().hex[:8]}.")  # same stores, a broker that forgot
     async with run_stack(settings, bootstrap=kafka_bootstrap, names=lost, embedder=embedder) as stack:
         started = time.monotonic()
-        with pytest.raises(ReindexRefused, match="nothing to replay"):
-            await stack.reindex(timeout_s=120)
+        # As `POST /v1/reindex` starts it: "starting" at once (a caller that read the progress right
+        # after once got "idle", the task not yet begun, and `ragstream reindex` gave up), and a second
+        # start before the first has its lock is refused.
+        assert stack.start_reindex(timeout_s=120).state == "starting"
+        with pytest.raises(RuntimeError, match="already running"):
+            stack.start_reindex(timeout_s=120)
+        while stack.progress.state in ("starting", "catching-up") and time.monotonic() - started < 60:  # noqa: ASYNC110  (progress is polled, as the API's clients do)
+            await asyncio.sleep(0.1)
         assert time.monotonic() - started < 30
         assert stack.progress.state == "failed"
         assert "nothing to replay" in stack.progress.error
+        with pytest.raises(ReindexRefused, match="nothing to replay"):
+            await stack.reindex(timeout_s=120)
         await publish_all(stack, lost, corpus.good_paths[:2])  # the chunk topic now holds two documents
         with pytest.raises(ReindexRefused, match=rf"holds \d+ chunks, chunks_v1 holds {live}"):
             await stack.reindex(timeout_s=120)

@@ -204,6 +204,7 @@
     const chunks = `${count.format(progress.new_chunks)} of ${count.format(progress.live_chunks)} chunks`;
     const words = {
       idle: "No reindex since this process started (`ragstream reindex`).",
+      starting: "A reindex is starting: naming its new version.",
       "catching-up": `Building ${progress.collection}: ${chunks} (${pct}%), lag ${count.format(progress.lag)}.`,
       swapped: `${progress.collection} is live (swapped from ${progress.previous || "—"}), ${chunks}.`,
       failed: `The reindex into ${progress.collection} failed: ${progress.error}. The live index is unchanged.`,
