@@ -5,6 +5,7 @@ application builder for ``import_path: model_serving.<app>:build_app`` with ``ar
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import deque
 from typing import Any, Literal
@@ -105,6 +106,17 @@ class BadRequest(ValueError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object; BadRequest (a 400 saying why) otherwise."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("request body must be a JSON object")
+    return payload
 
 
 def openai_error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:

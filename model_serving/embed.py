@@ -17,7 +17,6 @@ loaded) and ``GET /stats`` (batch sizes this replica has run; for tests and tuni
 
 import asyncio
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from model_serving.common import (
     SentenceModelSettings,
     build,
     health_body,
+    json_object,
     models_body,
     openai_error,
 )
@@ -104,12 +104,7 @@ def encode(model: Any, settings: EmbedSettings, texts: list[str]) -> np.ndarray:
 
 def parse_request(body: bytes, settings: EmbedSettings, dim: int) -> tuple[list[str], str, str]:
     """(texts, model name to echo, encoding format) from an OpenAI embeddings request body."""
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise BadRequest("request body must be a JSON object")
+    payload = json_object(body)
     if "input" not in payload:
         raise BadRequest("'input' is required: a string or a list of strings", "input")
     raw = payload["input"]

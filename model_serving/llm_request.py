@@ -3,12 +3,12 @@
 :class:`ChatRequest` before the engine sees it (``parse_request``; a bad body is a 400, never an
 engine error)."""
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model_serving.common import BadRequest
+from model_serving.common import json_object as body_object
 
 ROLES = ("system", "user", "assistant")
 
@@ -111,12 +111,7 @@ def _number(payload: dict[str, Any], name: str, default: float, low: float, high
 def parse_request(body: bytes, settings: LLMSettings) -> ChatRequest:
     """An OpenAI chat completions request body, checked field by field with messages that say what
     is wrong (the engine would fail later and less clearly)."""
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise BadRequest("request body must be a JSON object")
+    payload = body_object(body)
     raw = payload.get("messages")
     if not isinstance(raw, list) or not raw:
         raise BadRequest("'messages' is required: a non-empty list of {role, content}", "messages")

@@ -22,7 +22,6 @@ is loaded) and ``GET /stats``. Bad input is a 400: an OpenAI-style error body on
 """
 
 import asyncio
-import json
 import math
 import uuid
 from pathlib import Path
@@ -41,6 +40,7 @@ from model_serving.common import (
     SentenceModelSettings,
     build,
     health_body,
+    json_object,
     models_body,
     openai_error,
 )
@@ -148,16 +148,6 @@ def _sigmoid(x: float) -> float:
 
 
 # requests --------------------------------------------------------------------------------------
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise BadRequest("request body must be a JSON object")
-    return payload
-
-
 def _query(payload: dict[str, Any]) -> str:
     query = payload.get("query")
     if not isinstance(query, str) or not query.strip():
@@ -206,7 +196,7 @@ class RerankRequest(BaseModel):
 
 def parse_rerank(body: bytes, settings: RerankSettings) -> RerankRequest:
     """``/v1/rerank`` (vLLM, Jina, Cohere): {model?, query, documents, top_n?, return_documents?}."""
-    payload = _json_object(body)
+    payload = json_object(body)
     query = _query(payload)
     texts = _texts(payload.get("documents"), "documents", settings)
     model = payload.get("model") or settings.served_model_name
@@ -226,7 +216,7 @@ def parse_rerank(body: bytes, settings: RerankSettings) -> RerankRequest:
 
 def parse_tei(body: bytes, settings: RerankSettings) -> RerankRequest:
     """``/rerank`` (TEI): {query, texts, raw_scores?, return_text?, truncate?, truncation_direction?}."""
-    payload = _json_object(body)
+    payload = json_object(body)
     query = _query(payload)
     texts = _texts(payload.get("texts"), "texts", settings)
     _flag(payload, "truncate", False)  # always truncated; see the module docstring
