@@ -7,12 +7,35 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.common.settings import KafkaSettings, PipelineSettings, Settings
 from services.common.tansu import TansuBroker
 from topics import TopicNames
+
+# Directories whose modules share a package-scoped fixture too costly to build twice: `--dist loadscope`
+# hands each module to a worker of its own, so both workers started Ray Serve with vLLM at once
+# (168 s of setup each on 2 cores); as one scope they go to one worker and share one start.
+SHARED_SCOPES = ("tests/integration/serving/",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` with the directories of ``SHARED_SCOPES`` each one scope."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix in SHARED_SCOPES:
+                if nodeid.startswith(prefix):
+                    return prefix
+            return str(super()._split_scope(nodeid))
+
+    return SharedScopes(config, log)
 
 
 @pytest.fixture(scope="session")
