@@ -38,18 +38,25 @@ def rss_mib() -> float:
     return math.nan
 
 
-def tree_cpu_s() -> float:
-    """CPU seconds (user + system) of this process and its children (the broker, FalkorDB): what a
-    burst costs in work, steadier than its wall time on a machine whose speed varies from run to run."""
+def tree_cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) of this process ("python": gateway, agent workers, pipeline and the
+    bench's clients) and of each kind of child (the broker, FalkorDB), by process name: what a burst
+    costs in work, steadier than its wall time on a machine whose speed varies from run to run."""
     import psutil
 
-    total = 0.0
+    totals: dict[str, float] = {}
     root = psutil.Process()
     for proc in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+            name = "python" if proc.pid == root.pid else proc.name()
+            totals[name] = totals.get(name, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per process kind between two ``tree_cpu_s`` readings."""
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 def peak_rss_mib() -> float:

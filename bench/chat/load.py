@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from bench.chat.clients import QUESTIONS, SECRET, TENANT, Run, ask_local, ask_remote
-from bench.chat.figures import peak_rss_mib, rss_mib, summary, tree_cpu_s
+from bench.chat.figures import cpu_spent, peak_rss_mib, rss_mib, summary, tree_cpu_s
 from bench.chat.hops import Tap
 
 
@@ -67,7 +67,8 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
     started, cpu_before = time.time(), tree_cpu_s()
     go.set()
     runs = [r for r in await asyncio.gather(*tasks) if r is not None]
-    cpu_s = tree_cpu_s() - cpu_before
+    spent = cpu_spent(cpu_before, tree_cpu_s())
+    cpu_s = sum(spent.values())
     wall = max((r.final for r in runs if not math.isnan(r.final)), default=time.time()) - started
     errors += [r.error for r in runs if r.error]
     rss_after = rss_mib()
@@ -87,6 +88,9 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
         "wall_s": round(wall, 3),
         "answers_per_s": round(len(ttlt) / wall, 2) if wall > 0 else 0.0,
         "cpu_ms_per_answer": round(1000 * cpu_s / len(ttlt), 2) if ttlt else math.nan,
+        "cpu_ms_per_answer_by_process": {
+            name: round(1000 * s / len(ttlt), 2) for name, s in sorted(spent.items()) if ttlt and s > 0
+        },
         "reply_hop": summary(reply_hop),
         "question_produce": summary(produce),
         "rss_mib": {

@@ -198,4 +198,7 @@ def concurrency_table(results: list[dict[str, Any]]) -> list[str]:
             f" {r['answers_per_s']:>6.1f} {r.get('cpu_ms_per_answer', math.nan):>10.1f} {hop:>18}"
             f" {mem:>28}"
         )
+    for r in results:
+        split = ", ".join(f"{k} {v:.1f}" for k, v in r.get("cpu_ms_per_answer_by_process", {}).items())
+        lines.append(f"   {r['clients']} chats, CPU ms per answer by process: {split}")
     return lines

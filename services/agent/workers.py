@@ -26,6 +26,7 @@ from confluent_kafka import Message
 from faststream import AckPolicy
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
+from faststream.confluent.message import KafkaMessage as Delivered
 from langgraph.graph import END
 
 import topics
@@ -182,11 +183,17 @@ def _register_one(
     inflight = InFlight(node, ctx.kafka.agent_concurrency, handle)
     options = ctx.subscriber_options(group, interactive=True) | {"ack_policy": AckPolicy.MANUAL}
 
-    @broker.subscriber(ctx.names(spec), **options)
-    async def on_state(msg: KafkaMessage) -> None:
+    @broker.subscriber(ctx.names(spec), decoder=_itself, **options)
+    async def on_state(msg: Any) -> None:  # the message itself (_itself); FastStream refuses its class here
         await inflight.submit(msg)
 
     return inflight
+
+
+async def _itself(msg: Delivered) -> Delivered:
+    """An agent node's decoder: its handler takes the message itself. FastStream's ``KafkaMessage``
+    annotation (a ``Context`` field) is resolved on a worker thread, a thread hop per chat step."""
+    return msg
 
 
 def register_cache_invalidator(broker: KafkaBroker, ctx: StageContext, cache: SemanticCache) -> None:

@@ -59,6 +59,9 @@ class InFlight:
       is e.g. the broker being unreachable) is retried with backoff; it is never skipped.
     * Commits go to a thread of their own, latest offsets only: confluent-kafka serialises calls on a
       consumer, so a commit from the event loop would wait out the subscriber's poll (up to 100 ms).
+      At most one commit per ``commit_interval_s``: under 500 chats a commit per handled message
+      was a tenth of the chat path's work (broker and client); a crash re-handles at most that
+      interval's messages more, which at-least-once handling allows anyway.
     * ``drain`` at shutdown: no new work, wait for what runs (cancelled after the timeout: those
       offsets stay uncommitted and are redelivered), then commit synchronously.
 
@@ -67,8 +70,15 @@ class InFlight:
     gateway drops repeats; a parse stores the same content-addressed sections again).
     """
 
-    def __init__(self, role: str, limit: int, handle: Callable[[Message], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        role: str,
+        limit: int,
+        handle: Callable[[Message], Awaitable[None]],
+        commit_interval_s: float = 0.1,
+    ) -> None:
         self.role = role
+        self.commit_interval_s = commit_interval_s
         self.limit = limit
         self.handle = handle
         self._slots = asyncio.Semaphore(limit)
@@ -132,7 +142,7 @@ class InFlight:
             self._schedule_commit()
 
     def _schedule_commit(self) -> None:
-        if self._committing or not self._to_commit or self._consumer is None:
+        if self._committing or not self._to_commit or self._consumer is None or self.stopping:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._to_commit.items()]
         self._to_commit = {}
@@ -141,6 +151,9 @@ class InFlight:
         done.add_done_callback(self._committed)
 
     def _committed(self, _: asyncio.Future[None]) -> None:
+        asyncio.get_running_loop().call_later(self.commit_interval_s, self._commit_again)
+
+    def _commit_again(self) -> None:
         self._committing = False
         self._schedule_commit()  # offsets that advanced meanwhile
 
