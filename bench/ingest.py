@@ -106,12 +106,25 @@ def corpus_summary(paths: list[Path]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlacedChunk:
+    title: str | None
+    section: str | None
+    text: str
+
+
 def chunk_texts(paths: list[Path], chunker: Any) -> list[str]:
+    """What the pipeline's embed stage reads for these files' chunks: each with its document's title and
+    section heading (services/embed/app.py: read_as), so the raw embedder does the same work."""
+    from services.embed.app import read_as
     from services.parse.parsers import parse_document
 
     texts: list[str] = []
     for path in paths:
-        texts.extend(c.text for c in chunker.chunk(parse_document(path, path.name).sections))
+        parsed = parse_document(path, path.name)
+        texts.extend(
+            read_as(PlacedChunk(parsed.title, c.section, c.text)) for c in chunker.chunk(parsed.sections)
+        )
     return texts
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
 
@@ -13,7 +15,19 @@ from services.models.embedder import Embedder
 STAGE = "embed"
 
 
-def heading(chunk: ChunkCreated) -> str:
+class Placed(Protocol):
+    """A chunk's text and where it sits (a ``ChunkCreated``; the ingest bench's raw embedder builds one
+    so that it embeds what the pipeline embeds)."""
+
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def section(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+
+
+def heading(chunk: Placed) -> str:
     """What a chunk is about, from where it sits: its document's title and its section's heading
     (each once, and not when the text already starts with it)."""
     parts: list[str] = []
@@ -24,7 +38,7 @@ def heading(chunk: ChunkCreated) -> str:
     return " — ".join(parts)
 
 
-def read_as(chunk: ChunkCreated) -> str:
+def read_as(chunk: Placed) -> str:
     """The text the embedder reads for a chunk: its heading, then its text. A chunk that says "The limit
     is EUR 160 per night" is about hotels only because its section says so: contextual retrieval
     without an LLM (issue 11.4)."""
