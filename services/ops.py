@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 import topics
@@ -127,15 +127,39 @@ class DeadLetter:
         return self.headers.get(DLQ_HEADER_PREFIX + "topic", "")
 
 
-def drain(consumer: Consumer, idle_s: float = 1.0, limit: int = 100_000) -> list[Message]:
-    """Read until nothing arrives for ``idle_s`` (end offsets are unreliable on Tansu)."""
+# A reader's consumer settings for ``drain``: librdkafka reports the end of each partition it reaches.
+READ_TO_END = {"enable.partition.eof": True, "enable.auto.commit": False}
+
+
+def drain(
+    consumer: Consumer, idle_s: float = 1.0, limit: int = 100_000, timeout_s: float = 60.0
+) -> list[Message]:
+    """Every message of the consumer's assigned partitions, read to their ends. The consumer is made
+    with ``READ_TO_END``: reading stops once each assigned partition has reported its end. Should a
+    broker never report one, reading stops after ``idle_s`` without news once it has answered at all;
+    ``timeout_s`` bounds the whole read. A quiet start is not an end: reading until the first second
+    passed without a message, `ragstream dlq list` once printed no dead letters while the durable
+    broker, busy after a restart, took longer than that to answer its first fetch."""
+    partitions = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+    if not partitions:
+        return []
+    ended: set[tuple[str, int]] = set()
     out: list[Message] = []
-    last = time.monotonic()
-    while len(out) < limit and time.monotonic() - last < idle_s:
+    started = time.monotonic()
+    heard: float | None = None  # when the broker last answered with a message or an end
+    while len(out) < limit and not ended >= partitions:
+        now = time.monotonic()
+        if now - started > timeout_s or (heard is not None and now - heard > idle_s):
+            break
         for msg in consumer.consume(500, 0.2):
-            if msg.error() is None:
+            error = msg.error()
+            if error is None:
                 out.append(msg)
-                last = time.monotonic()
+            elif error.code() == KafkaError._PARTITION_EOF:
+                ended.add((str(msg.topic()), _partition(msg)))
+            else:
+                continue
+            heard = time.monotonic()
     return out
 
 
@@ -168,7 +192,7 @@ def _dlq_topics(names: TopicNames, spec: TopicSpec | None) -> list[str]:
 def dead_letters(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> list[DeadLetter]:
     """Every dead letter, with whether ``replay`` already sent it back."""
     consumer = Consumer(
-        kafka_conf.client(bootstrap) | {"group.id": names.prefix + REPLAY_GROUP, "enable.auto.commit": False}
+        kafka_conf.client(bootstrap) | READ_TO_END | {"group.id": names.prefix + REPLAY_GROUP}
     )
     try:
         wanted = _dlq_topics(names, spec)
@@ -192,11 +216,8 @@ def replay(bootstrap: str, names: TopicNames, spec: TopicSpec | None = None) -> 
     then commit the replay group's offsets so the next replay does not send them twice."""
     consumer = Consumer(
         kafka_conf.client(bootstrap)
-        | {
-            "group.id": names.prefix + REPLAY_GROUP,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
+        | READ_TO_END
+        | {"group.id": names.prefix + REPLAY_GROUP, "auto.offset.reset": "earliest"}
     )
     producer = Producer(kafka_conf.client(bootstrap) | {"enable.idempotence": True, "acks": "all"})
     try:

@@ -28,11 +28,12 @@ def read(
     from confluent_kafka import Consumer, TopicPartition
 
     from services.common import kafka_conf
-    from services.ops import drain
+    from services.ops import READ_TO_END, drain
 
     topic = names(FEEDBACK)
-    consumer = Consumer(kafka_conf.client(bootstrap) | {"group.id": names.prefix + "feedback-reader",
-                                                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        kafka_conf.client(bootstrap) | READ_TO_END | {"group.id": names.prefix + "feedback-reader"}
+    )
     try:
         metadata = consumer.list_topics(timeout=10).topics.get(topic)
         if metadata is None:

@@ -1,0 +1,42 @@
+"""Reading a topic to its end (`dlq list`, `dlq replay`, `eval --from-feedback`): every message of every
+assigned partition comes back, empty partitions included, even when the broker is slow to answer the
+first fetch. Reading until a second passed without a message, `ragstream dlq list` once printed no dead
+letters while a busy durable broker took longer than that to answer."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from services.ops import READ_TO_END, drain
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_slow_first_answer_is_waited_for_and_every_partition_is_read(kafka_bootstrap: str) -> None:
+    full, empty = f"read-{uuid.uuid4().hex[:8]}", f"read-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(full, 3, 1), NewTopic(empty, 2, 1)]).values():
+        future.result()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for k in range(30):
+        producer.produce(full, key=f"k{k}".encode(), value=f"v{k}".encode())
+    assert producer.flush(15) == 0
+    # The broker holds each fetch until its wait is over (far more bytes asked for than there are):
+    # the first answer comes after 1.5 s, later than the 1 s without news that used to end the read.
+    consumer = Consumer(
+        {"bootstrap.servers": kafka_bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}"}
+        | READ_TO_END
+        | {"fetch.wait.max.ms": 1500, "fetch.min.bytes": 10_000_000}
+    )
+    try:
+        consumer.assign(
+            [TopicPartition(full, p, 0) for p in range(3)] + [TopicPartition(empty, p, 0) for p in range(2)]
+        )
+        read = drain(consumer, idle_s=1.0)
+    finally:
+        consumer.close()
+    assert sorted(m.value() for m in read) == sorted(f"v{k}".encode() for k in range(30))
