@@ -21,9 +21,7 @@ from services.stores.cache import normalise
 from topics import FEEDBACK, TopicNames
 
 
-def read(
-    bootstrap: str, names: TopicNames, codec: Codec, idle_s: float = 1.5
-) -> tuple[list[AnswerFeedback], int]:
+def read(bootstrap: str, names: TopicNames, codec: Codec) -> tuple[list[AnswerFeedback], int]:
     """Every rating on the feedback topic (and how many records could not be read)."""
     from confluent_kafka import Consumer, TopicPartition
 
@@ -40,7 +38,7 @@ def read(
             return [], 0
         consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
         records, unreadable = [], 0
-        for msg in drain(consumer, idle_s):
+        for msg in drain(consumer):
             try:
                 records.append(codec.decode(msg.value() or b"", AnswerFeedback, topic))
             except CodecError:
