@@ -65,8 +65,10 @@ async def test_questions_in_the_users_own_words_find_their_document_first(stores
     """The set's paraphrased questions (no product or module name): before the document's other
     passages counted (``DOCUMENT_WEIGHT`` 0), three of the sixteen found a lone passage of an
     unrelated document first (another company's holiday rules, a dashboard product's retention):
-    0.81. The questions that name their subject lose nothing."""
+    0.81. The questions that name their subject lose nothing: 22 of their 24 first before, less the one
+    question two indexings of the same corpus may differ by (bfloat16 batching, see the test above;
+    session 11's CI once found 21 with code that does not touch retrieval)."""
     paraphrased = [i for i in ranked_questions() if i.kind == "paraphrase"]
     named = [i for i in ranked_questions() if i.kind == "named"]
     assert await hit_at_1(stores, TENANTS[0], paraphrased) >= 0.85
-    assert await hit_at_1(stores, TENANTS[0], named) >= 0.88
+    assert await hit_at_1(stores, TENANTS[0], named) >= (22 - 1) / len(named) - 1e-9
