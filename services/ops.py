@@ -134,8 +134,9 @@ READ_TO_END = {"enable.partition.eof": True, "enable.auto.commit": False}
 def drain(consumer: Consumer, limit: int = 100_000, timeout_s: float = 60.0) -> list[Message]:
     """Every message of the consumer's assigned partitions, read to their ends. The consumer is made
     with ``READ_TO_END``: reading stops once each assigned partition has reported its end (Apache Kafka
-    and both of Tansu's engines report it, empty partitions included); ``timeout_s`` bounds the whole
-    read. A quiet spell is not an end: reading until a second passed without a message,
+    and both of Tansu's engines report it, empty partitions included). Partitions still unread after
+    ``timeout_s`` raise ``TimeoutError``: a list that stops short must not pass for the whole topic.
+    A quiet spell is not an end: reading until a second passed without a message,
     `ragstream dlq list` once printed no dead letters while a busy durable broker took longer than that
     to answer its first fetch, and read one partition of three when the next fetch was that slow."""
     partitions = {(tp.topic, tp.partition) for tp in consumer.assignment()}
@@ -149,6 +150,12 @@ def drain(consumer: Consumer, limit: int = 100_000, timeout_s: float = 60.0) -> 
                 out.append(msg)
             elif error.code() == KafkaError._PARTITION_EOF:
                 ended.add((str(msg.topic()), _partition(msg)))
+    unread = partitions - ended
+    if unread and len(out) < limit:
+        names = ", ".join(f"{t}[{p}]" for t, p in sorted(unread))
+        raise TimeoutError(
+            f"read {len(out)} messages, but {names} did not reach their end in {timeout_s:.0f} s"
+        )
     return out
 
 
