@@ -12,6 +12,8 @@ from bench.chat.clients import QUESTIONS, SECRET, TENANT, Run, ask_local, ask_re
 from bench.chat.figures import cpu_spent, peak_rss_mib, rss_mib, summary, tree_cpu_s
 from bench.chat.hops import Tap
 
+IDLE_S = 2.0  # seconds of quiet, all sockets open, measured before the burst
+
 
 async def sequential(stack: Any, url: str, tap: Tap, n: int) -> tuple[list[Run], list[Run]]:
     tap.clear()
@@ -64,6 +66,12 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
         await asyncio.sleep(0.01)
     connect_wall = time.perf_counter() - t
     rss_connected = rss_mib()
+    # What the stack spends doing nothing (consumers polling the broker), per second: the burst's CPU
+    # per answer includes it, so a change that only cuts idle polling shows here first.
+    idle_before, idle_t = tree_cpu_s(), time.perf_counter()
+    await asyncio.sleep(IDLE_S)
+    idle = cpu_spent(idle_before, tree_cpu_s())
+    idle_wall = time.perf_counter() - idle_t
     started, cpu_before = time.time(), tree_cpu_s()
     go.set()
     runs = [r for r in await asyncio.gather(*tasks) if r is not None]
@@ -90,6 +98,9 @@ async def concurrent(url: str, tap: Tap, gateway: Any, c: int, timeout_s: float)
         "cpu_ms_per_answer": round(1000 * cpu_s / len(ttlt), 2) if ttlt else math.nan,
         "cpu_ms_per_answer_by_process": {
             name: round(1000 * s / len(ttlt), 2) for name, s in sorted(spent.items()) if ttlt and s > 0
+        },
+        "idle_cpu_pct_by_process": {
+            name: round(100 * s / idle_wall, 1) for name, s in sorted(idle.items()) if s > 0
         },
         "reply_hop": summary(reply_hop),
         "question_produce": summary(produce),

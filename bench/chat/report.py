@@ -201,4 +201,6 @@ def concurrency_table(results: list[dict[str, Any]]) -> list[str]:
     for r in results:
         split = ", ".join(f"{k} {v:.1f}" for k, v in r.get("cpu_ms_per_answer_by_process", {}).items())
         lines.append(f"   {r['clients']} chats, CPU ms per answer by process: {split}")
+        idle = ", ".join(f"{k} {v:.1f}" for k, v in r.get("idle_cpu_pct_by_process", {}).items())
+        lines.append(f"   idle, sockets open, CPU % of one core by process: {idle}")
     return lines

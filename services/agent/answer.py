@@ -43,14 +43,17 @@ from services.agent.sentences import (
     SENTENCE,
     WORD,
     Candidate,
+    acronyms,
     candidates,
     cite,
+    content_words,
     identifiers,
+    spelled_out,
     stems,
     terms,
     unanswered,
 )
-from services.agent.shapes import CHAIN, expected
+from services.agent.shapes import CHAIN, asked_thing, expected
 from services.common.messages import Citation, Passage
 
 DONT_KNOW = "I don't know: nothing in the indexed documents answers that."
@@ -105,6 +108,9 @@ class SentenceAnswerer:
     max_hops: int = 2  # bridges a chained question may follow ("the office of X's team": team, office)
     # The next sentence joins when it takes up the chosen one's words and scores at least this share.
     neighbour_ratio: float = 0.75
+    # A word means what a yes/no question asks about when their embeddings are this close: "gym" and
+    # "fitness" 0.74, "parking" and "garage" 0.55; "car" and "business" 0.46 (MiniLM, single words).
+    same_thing: float = 0.5
     # Whether a text names a person (the entity extractor): what a "who" question wants. Without it,
     # two capitalised words in a row count, which teams and products also are.
     person: Callable[[str], bool] | None = None
@@ -138,10 +144,11 @@ class SentenceAnswerer:
 
         # One matrix product for every candidate's cosine (unit vectors), not a Python loop per float.
         cosines = np.asarray(vectors, dtype=np.float32) @ np.asarray(q, dtype=np.float32)
+        names_it = await self.names_thing(query, found)
         scored = []
-        for c, cosine, have, ctx in zip(found, cosines.tolist(), words, around, strict=True):
+        for c, cosine, have, ctx, named in zip(found, cosines.tolist(), words, around, names_it, strict=True):
             hit = sum(idf[k] * (1.0 if k in have else 0.5 if k in ctx else 0.0) for k in wanted)
-            shaped = holds_new(c.text)
+            shaped = holds_new(c.text) and named
             # a value in the heading (a version, a date), never a name: headings are full of names
             lead = not shaped and shape not in (None, NAME) and bool(c.context) and holds_new(c.context)
             scored.append(
@@ -159,6 +166,24 @@ class SentenceAnswerer:
             )
         scored.sort(key=lambda c: (-self.value(c), c.rank, c.position))
         return scored
+
+    async def names_thing(self, query: str, found: Sequence[Candidate]) -> list[bool]:
+        """For a yes/no question about whether something is there or given: which candidates name it,
+        by its word or by one whose embedding is within ``same_thing`` of it ("Is there a gym?" and
+        "the fitness room"). "Is there car parking at the Rotterdam office?" is not answered by "The
+        office manager in Rotterdam is Joris Mertens". All of them for other questions."""
+        thing = asked_thing(query)
+        if thing is None:
+            return [True] * len(found)
+        stem = stems(thing)
+        own = [content_words(f"{c.context} {c.text}") for c in found]
+        vocabulary = sorted(set().union(*own) - {thing})
+        [want, *near] = await self.vectors([thing, *vocabulary]) if vocabulary else [[]]
+        close = set()
+        if vocabulary:
+            sims = np.asarray(near, dtype=np.float32) @ np.asarray(want, dtype=np.float32)
+            close = {w for w, sim in zip(vocabulary, sims.tolist(), strict=True) if sim >= self.same_thing}
+        return [bool(words & close) or bool(stems(" ".join(words)) & stem) or thing in words for words in own]
 
     async def vectors(self, texts: list[str]) -> list[Sequence[float]]:
         """Embeddings of ``texts``; the same passages come back for many questions, so their
@@ -190,8 +215,13 @@ class SentenceAnswerer:
     @staticmethod
     def named_in(query: str, passages: Sequence[Passage]) -> bool:
         """Whether every identifier the question names appears in the retrieved passages: asked about
-        ``KX-023`` or ``Fernlight 5.0``, passages about KX-013 and 4.1 do not answer."""
-        text = " ".join(f"{p.title} {p.section or ''} {p.text}" for p in passages).lower()
+        ``KX-023`` or ``Fernlight 5.0``, passages about KX-013 and 4.1 do not answer; asked about a
+        ``GPU``, passages that never say it, nor "graphics processing unit", do not either."""
+        text = " ".join(f"{p.title} {p.section or ''} {p.text}" for p in passages)
+        # an acronym is a name too ("GPU acceleration" is not answered by pages that never say GPU)
+        if not all(spelled_out(a, text) for a in acronyms(query)):
+            return False
+        text = text.lower()
         for name in identifiers(query):
             # a version or code must appear as asked; a dotted name also by its last part (flush())
             if name not in text and (any(ch.isdigit() for ch in name) or name.split(".")[-1] not in text):

@@ -41,6 +41,11 @@ def terms(text: str) -> set[str]:
     return {w.lower()[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2}
 
 
+def content_words(text: str) -> set[str]:
+    """Content words, whole and lower-cased."""
+    return {w for w in (w.lower() for w in WORD.findall(text)) if w not in STOPWORDS and len(w) > 2}
+
+
 def stems(text: str) -> set[str]:
     """Content words with a plain English suffix cut ("owned", "owns" and "own" meet at "own")."""
     out = set()
@@ -66,6 +71,37 @@ def unanswered(query: str, chain: Sequence[Candidate]) -> set[str]:
 def identifiers(text: str) -> set[str]:
     """The identifiers a text names, lower-cased, trailing dots and call parentheses dropped."""
     return {m.group(0).lower().rstrip(".") for m in IDENTIFIER.finditer(text)}
+
+
+ACRONYM = re.compile(r"(?<![\w.-])[A-Z]{2,6}(?=s?(?![\w.-]))")
+_JOINERS = frozenset({"of", "and", "for", "the", "a", "an", "to", "in", "on", "&"})
+
+
+def acronyms(text: str) -> set[str]:
+    """The acronyms a text names ("GPU", "SSO"), not the letters of an identifier (the "KX" of KX-014)."""
+    return set(ACRONYM.findall(text))
+
+
+def spelled_out(acronym: str, text: str) -> bool:
+    """Whether ``text`` names the acronym as itself or by its words' initials ("graphics processing
+    unit", "multi-factor authentication"; "of", "and" and the like may sit between)."""
+    if re.search(rf"(?<![\w-]){re.escape(acronym)}s?(?![\w-])", text, re.I):
+        return True
+    letters = acronym.lower()
+    words = [w.lower() for w in re.findall(r"[A-Za-z]+|&", text)]
+    for start, word in enumerate(words):
+        if word[0] != letters[0]:
+            continue
+        matched, i = 1, start + 1
+        while matched < len(letters) and i < len(words):
+            if words[i][0] == letters[matched]:
+                matched += 1
+            elif words[i] not in _JOINERS:
+                break
+            i += 1
+        if matched == len(letters):
+            return True
+    return False
 
 
 def proper_names(text: str) -> list[str]:

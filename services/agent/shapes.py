@@ -26,17 +26,22 @@ WHEN = re.compile(
     re.I,
 )
 MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|JPY|CAD|AUD)\s?\d|\d\s?(?:EUR|USD|GBP|CHF|euros?|"
-    r"dollars?|pounds?|cents?)\b|\bfree\b",
+    r"[$€£¥]\s?\d|\b(?:EUR|USD|GBP|CHF|SEK|NOK|DKK|PLN|JPY|CAD|AUD)\s?\d|\d\s?(?:(?:thousand|million|"
+    r"billion|bn|m|k)\s)?(?:EUR|USD|GBP|CHF|euros?|dollars?|pounds?|cents?)\b|\bfree\b",
     re.I,
 )
+# What is counted in money whatever the question's words ("what was X's revenue in 2022?"): a year or
+# a headcount is no answer. Not "how long ... on full salary?", which asks for a duration.
+_AMOUNT = r"(?:revenue|turnover|profit|earnings|income|salary|salaries|wage|budget|funding|valuation)s?\b"
 DEFAULT = re.compile(r"\bdefaults?\b|\bunless\b|\bwhen (?:omitted|not set|unset)\b", re.I)
 EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # the asked-for value is stated as a default ("buffer_limit_mb (int, default 64)"), not an example
     (re.compile(r"\bdefault\b", re.I), DEFAULT),
     (
         re.compile(
-            r"\bhow much\b.*\b(?:cost|charge|pay|price)|\bwhat (?:is|are) the (?:price|cost|fee)", re.I
+            rf"\bhow much\b.*\b(?:cost|charge|pay|price|{_AMOUNT})|\bwhat (?:is|are) the (?:price|cost|fee)|"
+            rf"\bwhat(?:'s| is| was| are| were)\b[\w' -]*?\b{_AMOUNT}",
+            re.I,
         ),
         MONEY,
     ),
@@ -65,6 +70,35 @@ CHAIN = re.compile(
     r"(?:that|which|where|who|whose)\b|\w's\s+(?:team|office|company|manager|lead|product|department)\b",
     re.I,
 )
+
+
+# A yes/no question about whether something is there or given ("Is there car parking at the office?",
+# "Does Hollowquay give employees a company car?"): what it asks about, up to a preposition or the end.
+_THING_END = r"\s*(?:\b(?:at|in|on|for|near|inside|outside|during|with|by|from|to|when|if)\b|[?.!,]|$)"
+_ARTICLE = r"(?:(?:a|an|any|some|free|the)\s+)?"
+THING = (
+    re.compile(rf"^\s*(?:is|are)\s+there\s+{_ARTICLE}(?P<thing>[\w -]+?){_THING_END}", re.I),
+    re.compile(
+        r"^\s*(?:does|do|will|can)\s+.+?\s+(?:give|offer|provide|have|get|include|supply|cover|pay for)\s+"
+        r"(?:(?:its|their|our|my|the)\s+)?(?:(?:employees|staff|workers|customers|users|people|us|me|you)\s+)?"
+        rf"{_ARTICLE}(?P<thing>[\w -]+?){_THING_END}",
+        re.I,
+    ),
+)
+
+
+def asked_thing(query: str) -> str | None:
+    """The word naming what a yes/no question asks is there or given ("parking" of "car parking",
+    "car" of "a company car"); an answer must name it, or a word that means it. None for other
+    questions, and for a name or an identifier, which the identifier gate already checks."""
+    for pattern in THING:
+        match = pattern.search(query)
+        if match:
+            head = match.group("thing").split()[-1]
+            if head[:1].isupper() or any(ch.isdigit() for ch in head):
+                return None
+            return head.lower()
+    return None
 
 
 def expected(query: str) -> re.Pattern[str] | None:

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import pytest
 
 from services.agent.answer import DONT_KNOW, SentenceAnswerer, lexical_answer
-from services.agent.sentences import candidates, identifiers, stems
+from services.agent.sentences import acronyms, candidates, identifiers, spelled_out, stems
+from services.agent.shapes import MONEY, QUANTITY, asked_thing, expected
 from services.agent.wiring import person_test
 from services.common.messages import Passage
 from services.extract_graph.extractor import RuleExtractor
@@ -33,6 +34,18 @@ exactly_once (bool, default False)
 
 The exactly_once option turns on transactional commits to the sink, so that each record is written once
 even when a stage is restarted."""
+
+CONFIGURE = """Fernlight is configured once per process with fernlight.configure(), which takes
+keyword options and must be called before the first pipeline is built. Options that are not passed keep
+their defaults. Calling configure() a second time raises ConfigurationError.
+
+import fernlight
+
+fernlight.configure(buffer_limit_mb=128, exactly_once=True, metrics_port=9470)"""
+
+HISTORY = """Quayside Billing followed in 2022. It started as the internal system that invoiced Tessel
+customers for their sensor subscriptions and was turned into a product when several of those customers
+asked to use it for their own invoices."""
 
 CATALOGUE = """Item code | Name | Type | List price
 KX-011 | Tessel Thermo | sensor | EUR 49
@@ -125,6 +138,72 @@ async def test_an_identifier_the_passages_never_name_is_not_answered(answerer: S
     assert identifiers("When will Fernlight 5.0 be released?") == {"5.0"}
     assert await answer(answerer, "When will Fernlight 5.0 be released?", passages) == DONT_KNOW
     assert "March 2024" in await answer(answerer, "When was Fernlight 4.1 released?", passages)
+
+
+async def test_an_acronym_the_passages_never_name_is_not_answered(answerer: SentenceAnswerer) -> None:
+    """The page's introduction was quoted for "GPU acceleration", which the page never mentions
+    (session 12: the bundled set's q065)."""
+    question = "Which fernlight.configure option enables GPU acceleration?"
+    assert acronyms(question) == {"GPU"}
+    assert acronyms("What is the battery life of the KX-014?") == set()  # an identifier's letters
+    passages = [
+        passage(CONFIGURE, "Fernlight configuration reference", "Configuration options"),
+        passage(OPTIONS, "Fernlight configuration reference", "Buffering and delivery", n=1),
+    ]
+    assert await answer(answerer, question, passages) == DONT_KNOW
+    # named by its words is named
+    assert spelled_out("MFA", "turn on multi-factor authentication")
+    assert not spelled_out("GPU", CONFIGURE + OPTIONS)
+    gpu = "The use_accelerator option turns on graphics processing unit acceleration for the embed stage."
+    found = [passage(gpu, "Fernlight configuration reference", "Options", n=2), *passages]
+    assert "use_accelerator" in await answer(answerer, question, found)
+
+
+async def test_a_yes_no_question_is_answered_only_by_what_names_its_thing(answerer: SentenceAnswerer) -> None:
+    """ "Is there car parking at the Rotterdam office?" was answered with the office's manager, and "Does
+    Hollowquay give employees a company car?" with the travel policy's scope (session 12: q066, q063).
+    The thing asked about must be named, by its word or one that means it (a gym is a fitness room)."""
+    assert asked_thing("Is there car parking at the Rotterdam office?") == "parking"
+    assert asked_thing("Does Hollowquay give employees a company car?") == "car"
+    assert asked_thing("Does Fernlight support Python 3.12?") is None  # a name: the identifier gate's
+    assert asked_thing("How long can I stay?") is None
+    office = (
+        "The office manager in Rotterdam is Joris Mertens. The Rotterdam office is on Lekhavenweg 212, "
+        "a ten-minute walk from Rotterdam Zuid station."
+    )
+    travel = (
+        "Applies to all Hollowquay Technologies employees and contractors travelling on company business."
+    )
+    passages = [passage(office, "Offices"), passage(travel, "Travel policy", n=1)]
+    assert await answer(answerer, "Is there car parking at the Rotterdam office?", passages) == DONT_KNOW
+    assert await answer(answerer, "Does Hollowquay give employees a company car?", passages) == DONT_KNOW
+    facilities = passage(
+        "The Rotterdam office has a fitness room with showers on the ground floor.", "Offices", n=2
+    )
+    assert "fitness room" in await answer(answerer, "Is there a gym at the Rotterdam office?", [facilities])
+    bikes = passage("Bicycle parking is in the courtyard behind the Rotterdam office.", "Offices", n=3)
+    assert "courtyard" in await answer(answerer, "Is there bike parking at the Rotterdam office?", [bikes])
+
+
+async def test_revenue_is_answered_by_an_amount_of_money(answerer: SentenceAnswerer) -> None:
+    """ "What was Hollowquay's revenue in 2022?" was answered by "Quayside Billing followed in 2022."
+    (session 12: q064): revenue is counted in money; a year is not an amount."""
+    question = "What was Hollowquay's revenue in 2022?"
+    assert expected(question) is MONEY
+    assert expected("How long can a carer stay home on full salary?") is QUANTITY  # a duration
+    history = [
+        passage(HISTORY, "Hollowquay Technologies company history", "Billing and the present day"),
+        passage(
+            "Hollowquay Technologies is a software and sensor company that builds tools for moving, "
+            "measuring and billing data. Hollowquay moved its headquarters to Rotterdam in 2016.",
+            "Hollowquay Technologies company history",
+            n=1,
+        ),
+    ]
+    assert await answer(answerer, question, history) == DONT_KNOW
+    report = "In 2022 Hollowquay's revenue reached EUR 41 million, up from EUR 33 million."
+    found = [passage(report, "Annual report", n=2), *history]
+    assert "EUR 41 million" in await answer(answerer, question, found)
 
 
 async def test_who_is_answered_by_a_sentence_naming_a_person(answerer: SentenceAnswerer) -> None:
