@@ -11,7 +11,7 @@ from typing import Any
 from bench.chat.clients import QUESTIONS, Run
 from bench.chat.figures import ms, pct, summary
 from bench.chat.hops import Segment
-from bench.ingest import fmt_load, machine
+from bench.runner import fmt_load, machine
 
 GOAL_MS = 25.0  # distributed - in-process p50 TTFT: the Kafka hops may add at most this
 

@@ -17,7 +17,7 @@ from bench.chat.clients import QUESTIONS, SECRET, TENANT, ask_local, ask_remote
 from bench.chat.hops import Tap, hop_segments
 from bench.chat.load import concurrent, sequential
 from bench.chat.report import Measured, report
-from bench.ingest import run_and_report
+from bench.runner import run_and_report
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "docs"
 

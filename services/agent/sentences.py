@@ -78,8 +78,12 @@ _JOINERS = frozenset({"of", "and", "for", "the", "a", "an", "to", "in", "on", "&
 
 
 def acronyms(text: str) -> set[str]:
-    """The acronyms a text names ("GPU", "SSO"), not the letters of an identifier (the "KX" of KX-014)."""
-    return set(ACRONYM.findall(text))
+    """The acronyms a text names ("GPU", "SSO"), not the letters of an identifier (the "KX" of KX-014);
+    none in a text written in capitals ("WHAT IS THE BATTERY LIFE?"), whose words are no acronyms."""
+    found = ACRONYM.findall(text)
+    if len(found) * 2 > len(WORD.findall(text)):
+        return set()
+    return set(found)
 
 
 def spelled_out(acronym: str, text: str) -> bool:

@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect
 
 import topics
 from bench.corpus import generate_corpus
-from bench.ingest import chunk_texts
+from bench.ingest.raw import chunk_texts
 from services.chunk.chunker import TokenChunker
 from services.common.settings import Settings
 from services.gateway import issue_token

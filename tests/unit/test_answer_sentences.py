@@ -146,6 +146,7 @@ async def test_an_acronym_the_passages_never_name_is_not_answered(answerer: Sent
     question = "Which fernlight.configure option enables GPU acceleration?"
     assert acronyms(question) == {"GPU"}
     assert acronyms("What is the battery life of the KX-014?") == set()  # an identifier's letters
+    assert acronyms("WHICH OPTION ENABLES GPU ACCELERATION?") == set()  # written in capitals
     passages = [
         passage(CONFIGURE, "Fernlight configuration reference", "Configuration options"),
         passage(OPTIONS, "Fernlight configuration reference", "Buffering and delivery", n=1),
