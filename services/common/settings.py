@@ -48,11 +48,13 @@ class KafkaSettings(BaseModel):
     # committed in order, so a crash loses nothing (services/agent/workers.py: InFlight).
     agent_concurrency: int = Field(default=16, ge=1)
     client_id: str = "ragstream"
-    # This process's id in its consumer groups (static membership, KIP-345): a restarted process takes
-    # its partitions back at once, without a rebalance; on Tansu, a member that left while its group
-    # was forming otherwise blocked the group for good (docs/architecture.md). Empty: the host name and
-    # the home directory (stable across restarts, distinct per pod); "off": dynamic membership. Two
-    # processes that run the same role on one host from one home must each set their own.
+    # This process's id in its consumer groups (static membership, KIP-345): on Apache Kafka a restarted
+    # process takes its partitions back at once, without a rebalance; on Tansu, a member that left while
+    # its group was forming otherwise blocked the group for good (docs/architecture.md). Tansu 0.6 pauses
+    # 3 s in a static member's JoinGroup and again in its SyncGroup, so a first join or a rejoin takes
+    # about 6 s there (3 s dynamic): the first document after `ragstream up` waits for it. Empty: the
+    # host name and the home directory (stable across restarts, distinct per pod); "off": dynamic
+    # membership. Two processes that run the same role on one host from one home must each set their own.
     group_instance: str = ""
     topic_prefix: str = ""  # keeps parallel stacks (and tests) apart on one broker
     # How clients authenticate (services/common/kafka_conf.py): e.g. SASL_SSL + SCRAM-SHA-512 for MSK
