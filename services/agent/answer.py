@@ -175,15 +175,15 @@ class SentenceAnswerer:
         thing = asked_thing(query)
         if thing is None:
             return [True] * len(found)
-        stem = stems(thing)
         own = [content_words(f"{c.context} {c.text}") for c in found]
         vocabulary = sorted(set().union(*own) - {thing})
-        [want, *near] = await self.vectors([thing, *vocabulary]) if vocabulary else [[]]
-        close = set()
+        close: set[str] = set()
         if vocabulary:
+            [want, *near] = await self.vectors([thing, *vocabulary])
             sims = np.asarray(near, dtype=np.float32) @ np.asarray(want, dtype=np.float32)
             close = {w for w, sim in zip(vocabulary, sims.tolist(), strict=True) if sim >= self.same_thing}
-        return [bool(words & close) or bool(stems(" ".join(words)) & stem) or thing in words for words in own]
+        stem = stems(thing)
+        return [thing in words or bool(words & close) or bool(stems(" ".join(words)) & stem) for words in own]
 
     async def vectors(self, texts: list[str]) -> list[Sequence[float]]:
         """Embeddings of ``texts``; the same passages come back for many questions, so their
