@@ -183,7 +183,7 @@ class SentenceAnswerer:
             sims = np.asarray(near, dtype=np.float32) @ np.asarray(want, dtype=np.float32)
             close = {w for w, sim in zip(vocabulary, sims.tolist(), strict=True) if sim >= self.same_thing}
         stem = stems(thing)
-        return [thing in words or bool(words & close) or bool(stems(" ".join(words)) & stem) for words in own]
+        return [bool(words & close) or bool(stems(" ".join(words)) & stem) for words in own]
 
     async def vectors(self, texts: list[str]) -> list[Sequence[float]]:
         """Embeddings of ``texts``; the same passages come back for many questions, so their

@@ -36,14 +36,14 @@ IDENTIFIER = re.compile(r"(?<![\w.-])(?=[\w.-]*[\d._])[A-Za-z0-9][\w.-]*[A-Za-z0
 NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
 
 
-def terms(text: str) -> set[str]:
-    """Content words, cut to six letters (booked/booking meet at "bookin", policy/policies at "polici")."""
-    return {w.lower()[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2}
-
-
 def content_words(text: str) -> set[str]:
     """Content words, whole and lower-cased."""
     return {w for w in (w.lower() for w in WORD.findall(text)) if w not in STOPWORDS and len(w) > 2}
+
+
+def terms(text: str) -> set[str]:
+    """Content words, cut to six letters (booked/booking meet at "bookin", policy/policies at "polici")."""
+    return {w[:6] for w in content_words(text)}
 
 
 def stems(text: str) -> set[str]:
