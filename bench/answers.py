@@ -10,6 +10,12 @@ all of them, so the columns differ only in how the answer is chosen from the sam
     python -m bench.answers                # the table
     python -m bench.answers --explain      # plus the best candidates of every miss
     python -m bench.answers --show q011    # every candidate of that question, if it missed
+    python -m bench.answers --questions bench/heldout.jsonl   # the held-out questions instead
+
+``bench/heldout.jsonl`` holds 40 questions about the same documents (20 asked in a user's own words,
+20 the documents do not answer), written from the documents by a helper that never saw the code nor
+the bundled questions: what the answerer's rules were fitted on is the bundled set, and this is how
+one sees whether they hold on questions they were not fitted on.
 
 ``ragstream eval`` measures a running stack end to end (gateway, Kafka, cache); this measures only the
 answer step, in about a minute, which is what tuning the answerer needs.
@@ -133,7 +139,7 @@ class Golden:
 
 
 @contextlib.asynccontextmanager
-async def golden_indexed(golden: Path) -> AsyncIterator[Golden]:
+async def golden_indexed(golden: Path, questions: Path | None = None) -> AsyncIterator[Golden]:
     """The set's documents through the in-process stages into qdrant-edge and a FalkorDB child, in a
     temporary directory, named as `ragstream eval` names them."""
     docs = golden / "docs"
@@ -160,14 +166,14 @@ async def golden_indexed(golden: Path) -> AsyncIterator[Golden]:
             print(f"indexed {len(report.indexed)} documents, {report.chunks} chunks in "
                   f"{time.perf_counter() - started:.1f} s")  # fmt: skip
             try:
-                yield Golden(load(golden), embedder, vectors, graph)
+                yield Golden(load(golden, questions), embedder, vectors, graph)
             finally:
                 await graph.close()
                 await vectors.close()
 
 
-async def main(golden: Path, explain_misses: bool, show: set[str]) -> None:
-    async with golden_indexed(golden) as indexed:
+async def main(golden: Path, questions: Path | None, explain_misses: bool, show: set[str]) -> None:
+    async with golden_indexed(golden, questions) as indexed:
         items, embedder = indexed.items, indexed.embedder
         deps = agent_deps(embedder, indexed.vectors, indexed.graph, ALIAS)
         hits = {}
@@ -201,10 +207,13 @@ def cli() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--golden", type=Path, default=GOLDEN_DIR, help="a golden set directory")
+    parser.add_argument(
+        "--questions", type=Path, metavar="FILE", help="ask these questions (JSONL) instead of the set's own"
+    )
     parser.add_argument("--explain", action="store_true", help="print the best candidates of every miss")
     parser.add_argument("--show", action="append", default=[], metavar="ID", help="every candidate of a miss")
     args = parser.parse_args()
-    asyncio.run(main(args.golden, args.explain, set(args.show)))
+    asyncio.run(main(args.golden, args.questions, args.explain, set(args.show)))
 
 
 if __name__ == "__main__":

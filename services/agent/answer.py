@@ -17,7 +17,8 @@ Two answerers share one contract, ``(query, passages) → (answer, citations)``:
   the link but nothing more about it.
 
 What a passage is read as (sentences, rows, candidates) is in ``sentences``; what a question asks for
-(a quantity, a price, a person; whether it chains) in ``shapes``.
+(a quantity, a price, a person; whether it chains) in ``shapes``; what it names that an answer must
+name too (acronyms, names, codes) in ``naming``.
 
 ``bench/answers.py`` runs both on the bundled golden set, side by side; the weights and the gate
 were set there (docs/architecture.md, "Answers").
@@ -35,6 +36,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from services.agent.naming import about_another, acronyms, names_asked, names_held, spelled_out, swaps_a_word
 from services.agent.sentences import (
     CONTINUES,
     LEANS,
@@ -43,12 +45,10 @@ from services.agent.sentences import (
     SENTENCE,
     WORD,
     Candidate,
-    acronyms,
     candidates,
     cite,
     content_words,
     identifiers,
-    spelled_out,
     stems,
     terms,
     unanswered,
@@ -216,12 +216,16 @@ class SentenceAnswerer:
     def named_in(query: str, passages: Sequence[Passage]) -> bool:
         """Whether every identifier the question names appears in the retrieved passages: asked about
         ``KX-023`` or ``Fernlight 5.0``, passages about KX-013 and 4.1 do not answer; asked about a
-        ``GPU``, passages that never say it, nor "graphics processing unit", do not either."""
+        ``GPU``, passages that never say it, nor "graphics processing unit", do not either; asked about
+        the Data Science team, passages that never name it do not."""
         text = " ".join(f"{p.title} {p.section or ''} {p.text}" for p in passages)
         # an acronym is a name too ("GPU acceleration" is not answered by pages that never say GPU)
         if not all(spelled_out(a, text) for a in acronyms(query)):
             return False
         text = text.lower()
+        # a name too: "the Data Science team" is not answered by pages about other teams
+        if not names_held(names_asked(query), text):
+            return False
         for name in identifiers(query):
             # a version or code must appear as asked; a dotted name also by its last part (flush())
             if name not in text and (any(ch.isdigit() for ch in name) or name.split(".")[-1] not in text):
@@ -300,6 +304,12 @@ class SentenceAnswerer:
         # What the question asks for must be in the answer: "who" is answered by a sentence naming a
         # person. A chained question's first sentence names the link; the bridge holds the answer.
         eligible = scored if chain else [c for c in scored if c.shaped]
+        # "chief technology officer" does not answer who the chief marketing officer is
+        eligible = [c for c in eligible if not swaps_a_word(query, f"{c.context} {c.text}")]
+        if not chain:
+            # about what the question names: "the operating range of the Tessel Vibe" is not answered
+            # by a sentence about the KX-011, however close it reads
+            eligible = [c for c in eligible if not about_another(query, f"{c.context} {c.text}")]
         if not eligible or self.value(eligible[0]) < self.min_score:
             return DONT_KNOW, []
         best = eligible[0]

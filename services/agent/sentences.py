@@ -73,41 +73,6 @@ def identifiers(text: str) -> set[str]:
     return {m.group(0).lower().rstrip(".") for m in IDENTIFIER.finditer(text)}
 
 
-ACRONYM = re.compile(r"(?<![\w.-])[A-Z]{2,6}(?=s?(?![\w.-]))")
-_JOINERS = frozenset({"of", "and", "for", "the", "a", "an", "to", "in", "on", "&"})
-
-
-def acronyms(text: str) -> set[str]:
-    """The acronyms a text names ("GPU", "SSO"), not the letters of an identifier (the "KX" of KX-014);
-    none in a text written in capitals ("WHAT IS THE BATTERY LIFE?"), whose words are no acronyms."""
-    found = ACRONYM.findall(text)
-    if len(found) * 2 > len(WORD.findall(text)):
-        return set()
-    return set(found)
-
-
-def spelled_out(acronym: str, text: str) -> bool:
-    """Whether ``text`` names the acronym as itself or by its words' initials ("graphics processing
-    unit", "multi-factor authentication"; "of", "and" and the like may sit between)."""
-    if re.search(rf"(?<![\w-]){re.escape(acronym)}s?(?![\w-])", text, re.I):
-        return True
-    letters = acronym.lower()
-    words = [w.lower() for w in re.findall(r"[A-Za-z]+|&", text)]
-    for start, word in enumerate(words):
-        if word[0] != letters[0]:
-            continue
-        matched, i = 1, start + 1
-        while matched < len(letters) and i < len(words):
-            if words[i][0] == letters[matched]:
-                matched += 1
-            elif words[i] not in _JOINERS:
-                break
-            i += 1
-        if matched == len(letters):
-            return True
-    return False
-
-
 def proper_names(text: str) -> list[str]:
     """Runs of two or more capitalised words ("Orla Brennan", "Site Reliability"), a leading
     "The"/"This" dropped."""

@@ -33,6 +33,11 @@ MONEY = re.compile(
 # What is counted in money whatever the question's words ("what was X's revenue in 2022?"): a year or
 # a headcount is no answer. Not "how long ... on full salary?", which asks for a duration.
 _AMOUNT = r"(?:revenue|turnover|profit|earnings|income|salary|salaries|wage|budget|funding|valuation)s?\b"
+# A weight or a temperature is given in its units: a list price is no weight.
+WEIGHT = re.compile(
+    r"\d\s?(?:mg|g|kg|t|grams?|kilo(?:gram)?s?|tonnes?|tons?|lbs?|pounds?|oz|ounces?)\b", re.I
+)
+TEMPERATURE = re.compile(r"°|\bdegrees?\b|\b(?:celsius|fahrenheit|kelvin)\b", re.I)
 DEFAULT = re.compile(r"\bdefaults?\b|\bunless\b|\bwhen (?:omitted|not set|unset)\b", re.I)
 EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # the asked-for value is stated as a default ("buffer_limit_mb (int, default 64)"), not an example
@@ -44,6 +49,15 @@ EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             re.I,
         ),
         MONEY,
+    ),
+    (re.compile(r"\bhow (?:much|heavy)\b.*\bweigh|\bwhat (?:\w+ )?weight\b|\bweight of\b", re.I), WEIGHT),
+    (
+        re.compile(
+            r"\btemperature (?:range|limits?)\b|\b(?:what|which) (?:\w+ )?temperature\b|"
+            r"\bhow (?:hot|cold|warm)\b",
+            re.I,
+        ),
+        TEMPERATURE,
     ),
     (re.compile(r"\b(?:when|what (?:date|time|day))\b", re.I), WHEN),
     (

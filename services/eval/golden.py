@@ -27,10 +27,12 @@ class GoldenItem:
         return self.kind != "unanswerable"
 
 
-def load(root: Path) -> list[GoldenItem]:
-    """The questions of the set in ``root`` (a clear ValueError for a malformed line)."""
+def load(root: Path, questions: Path | None = None) -> list[GoldenItem]:
+    """The questions of the set in ``root``, or of another file about its documents (a clear
+    ValueError for a malformed line)."""
     items = []
-    for number, line in enumerate((root / "golden.jsonl").read_text().splitlines(), 1):
+    path = questions or root / "golden.jsonl"
+    for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -45,9 +47,9 @@ def load(root: Path) -> list[GoldenItem]:
                 turn=int(raw.get("turn") or 1),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"golden.jsonl line {number}: {exc}") from exc
+            raise ValueError(f"{path.name} line {number}: {exc}") from exc
         if item.kind not in KINDS:
-            raise ValueError(f"golden.jsonl line {number}: kind {item.kind!r} is not one of {KINDS}")
+            raise ValueError(f"{path.name} line {number}: kind {item.kind!r} is not one of {KINDS}")
         items.append(item)
     return items
 

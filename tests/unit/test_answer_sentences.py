@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import pytest
 
 from services.agent.answer import DONT_KNOW, SentenceAnswerer, lexical_answer
-from services.agent.sentences import acronyms, candidates, identifiers, spelled_out, stems
+from services.agent.naming import about_another, acronyms, names_asked, spelled_out, swaps_a_word
+from services.agent.sentences import candidates, identifiers, stems
 from services.agent.shapes import MONEY, QUANTITY, asked_thing, expected
 from services.agent.wiring import person_test
 from services.common.messages import Passage
@@ -184,6 +185,74 @@ async def test_a_yes_no_question_is_answered_only_by_what_names_its_thing(answer
     assert "fitness room" in await answer(answerer, "Is there a gym at the Rotterdam office?", [facilities])
     bikes = passage("Bicycle parking is in the courtyard behind the Rotterdam office.", "Offices", n=3)
     assert "courtyard" in await answer(answerer, "Is there bike parking at the Rotterdam office?", [bikes])
+
+
+async def test_a_name_the_passages_never_use_is_not_answered(answerer: SentenceAnswerer) -> None:
+    """ "Who leads the Data Science team at Hollowquay?" scored 0.44 against "Anneliese Brandvold leads
+    the Platform Runtime team", just under the gate: a name the passages never use is no longer left to
+    the score (session 13)."""
+    assert names_asked("Who leads the Data Science team at Hollowquay?") == {"data", "science", "hollowquay"}
+    assert names_asked("Does Fernlight need Python?") == {"fernlight", "python"}  # not "Does"
+    assert names_asked("WHO LEADS THE DATA SCIENCE TEAM?") == set()  # written in capitals
+    teams = [
+        passage("Anneliese Brandvold leads the Platform Runtime team at Hollowquay.", "Teams"),
+        passage("Priya Venkataraman leads the Insight team, which works on data pipelines.", "Teams", n=1),
+    ]
+    assert await answer(answerer, "Who leads the Data Science team at Hollowquay?", teams) == DONT_KNOW
+    assert "Anneliese Brandvold" in await answer(answerer, "Who leads the Platform Runtime team?", teams)
+    # a possessive is dropped; a name is held by a word starting with its first six letters
+    assert names_asked("Who leads Hollowquay's Insight team?") == {"hollowquay", "insight"}
+    estonia = [passage("The Tallinn office, in Estonia, has a sauna bookable in 45-minute slots.", "Offices")]
+    assert "45-minute" in await answer(answerer, "How long is a sauna slot in the Estonian office?", estonia)
+
+
+THERMO = """The KX-011 measures temperature only, from -40 °C to +85 °C with an accuracy of 0.2 °C. It
+reports every five minutes by default. The KX-011 has a battery life of 5 years on its two AA lithium
+cells. Its housing is rated IP67, so it can be hosed down in food-processing areas."""
+
+VIBE = """The KX-013 is a three-axis vibration sensor for motors, pumps and conveyors. It is fixed with a
+magnetic base or an M6 stud and samples at up to 3.2 kHz. The KX-013 has a battery life of 18 months
+at the default sampling plan."""
+
+
+async def test_a_sentence_about_another_product_does_not_answer(answerer: SentenceAnswerer) -> None:
+    """ "What is the operating temperature range of the Tessel Vibe?" was answered with the KX-011's
+    range (the held-out set's h114): a sentence naming another code, and not what the question names,
+    is about something else, its heading's "Tessel" notwithstanding."""
+    question = "What is the operating temperature range of the Tessel Vibe?"
+    catalogue = "Tessel sensor catalogue"
+    passages = [
+        passage(THERMO, catalogue, "KX-011 Tessel Thermo"),
+        passage(VIBE, catalogue, "KX-013 Tessel Vibe", n=1),
+    ]
+    assert about_another(question, f"KX-011 Tessel Thermo {THERMO}")
+    assert not about_another(question, f"KX-013 Tessel Vibe {VIBE}")
+    assert not about_another(
+        "How long is a sauna slot in the Estonian office?", "bookable in 45-minute slots"
+    )
+    assert await answer(answerer, question, passages) == DONT_KNOW
+    assert "-40 °C" in await answer(answerer, "What is the temperature range of the Tessel Thermo?", passages)
+    # asked for a weight, a price is no answer
+    row = "Item code: KX-022; Name: Tessel Gateway Pro; Type: gateway; List price: EUR 610"
+    gateway = [passage(row, catalogue)]
+    assert await answer(answerer, "How much does the Tessel Gateway Pro weigh?", gateway) == DONT_KNOW
+    assert "EUR 610" in await answer(answerer, "How much does the Tessel Gateway Pro cost?", gateway)
+
+
+async def test_a_title_with_one_word_swapped_does_not_answer(answerer: SentenceAnswerer) -> None:
+    """ "Who is the chief marketing officer of Hollowquay Technologies?" was answered with the chief
+    technology officer (the held-out set's h116)."""
+    cto = (
+        "Ingrid Solheim is the chief technology officer of Hollowquay Technologies. She joined from a "
+        "Norwegian energy company in 2017 as head of engineering and took over as CTO in 2021."
+    )
+    passages = [passage(cto, "Leadership", "Ingrid Solheim — Chief Technology Officer")]
+    assert swaps_a_word("Who is the chief marketing officer?", "the chief technology officer of Hollowquay")
+    assert not swaps_a_word("Who is the chief technology officer?", "the chief technology officer of it")
+    question = "Who is the chief marketing officer of Hollowquay Technologies?"
+    assert await answer(answerer, question, passages) == DONT_KNOW
+    who = "Who is the chief technology officer of Hollowquay Technologies?"
+    assert "Ingrid Solheim" in await answer(answerer, who, passages)
 
 
 async def test_revenue_is_answered_by_an_amount_of_money(answerer: SentenceAnswerer) -> None:
