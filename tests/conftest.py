@@ -21,19 +21,46 @@ from topics import TopicNames
 SHARED_SCOPES = ("tests/integration/serving/",)
 
 
+# The order scopes are handed out in: the slow tiers first. xdist's own order is by test count, so the
+# unit modules went first and an e2e module of two long tests last: the suite's last minutes were one
+# worker finishing it while the other idled.
+SLOW_FIRST = (
+    "tests/integration/serving/",
+    "tests/e2e/",
+    "tests/browser/",
+    "tests/integration/",
+    "tests/unit/",
+)
+
+
+def _tier(scope: str) -> int:
+    return next((i for i, prefix in enumerate(SLOW_FIRST) if scope.startswith(prefix)), len(SLOW_FIRST))
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadscope` with the directories of ``SHARED_SCOPES`` each one scope."""
+    """`--dist loadscope` with the directories of ``SHARED_SCOPES`` each one scope, handed out slow
+    tiers first (``SLOW_FIRST``), by test count within a tier."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class SharedScopes(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             for prefix in SHARED_SCOPES:
                 if nodeid.startswith(prefix):
                     return prefix
             return str(super()._split_scope(nodeid))
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the queue is complete before the first unit is handed out
+                queue = sorted(self.workqueue.items(), key=lambda unit: (_tier(unit[0]), -len(unit[1])))
+                self.workqueue.clear()
+                self.workqueue.update(queue)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return SharedScopes(config, log)
 
