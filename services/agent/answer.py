@@ -305,7 +305,7 @@ class SentenceAnswerer:
         # person. A chained question's first sentence names the link; the bridge holds the answer.
         eligible = scored if chain else [c for c in scored if c.shaped]
         # "chief technology officer" does not answer who the chief marketing officer is
-        eligible = [c for c in eligible if not swaps_a_word(query, f"{c.context} {c.text}")]
+        eligible = [c for c in eligible if not swaps_a_word(query, c.text)]
         if not chain:
             # about what the question names: "the operating range of the Tessel Vibe" is not answered
             # by a sentence about the KX-011, however close it reads

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from services.agent.sentences import STOPWORDS, WORD, identifiers, proper_names
+from services.agent.sentences import STOPWORDS, WORD, identifiers, proper_names, stem
 
 ACRONYM = re.compile(r"(?<![\w.-])[A-Z]{2,6}(?=s?(?![\w.-]))")
 _JOINERS = frozenset({"of", "and", "for", "the", "a", "an", "to", "in", "on", "&"})
@@ -67,22 +67,43 @@ def about_another(query: str, text: str) -> bool:
     )
 
 
+_BREAK = re.compile(r"[^\w\s'-]|\s-+\s")  # punctuation, a dash between words
+
+
 def _content_runs(text: str) -> list[tuple[str, str, str]]:
-    """Three content words in a row, each cut to six letters."""
-    words = [w.lower() for w in WORD.findall(text)]
-    return [
-        (a[:6], x[:6], b[:6])
-        for a, x, b in zip(words, words[1:], words[2:], strict=False)
-        if not {a, x, b} & STOPWORDS and min(len(a), len(x), len(b)) > 2
-    ]
+    """Three content words in a row, no punctuation between them, each stemmed ("joined" and "join"
+    meet); none in capitals, which are placeholders and acronyms ("inspect CHECKPOINT prints"), not
+    words of a phrase."""
+    runs = []
+    for part in _BREAK.split(text):
+        words = WORD.findall(part)
+        runs += [
+            (_key(a), _key(x), _key(b))
+            for a, x, b in zip(words, words[1:], words[2:], strict=False)
+            if not any(w.isupper() or w.lower() in STOPWORDS or len(w) < 3 for w in (a, x, b))
+        ]
+    return runs
+
+
+def _key(word: str) -> str:
+    return stem(word.lower())
 
 
 def swaps_a_word(query: str, text: str) -> bool:
     """Whether ``text`` says what the question says with its middle word swapped: "chief technology
-    officer" for the "chief marketing officer" asked about (three content words in a row, the outer
-    two the same)."""
-    asked = {(a, b): x for a, x, b in _content_runs(query)}
-    return any(asked.get((a, b), y) != y for a, y, b in _content_runs(text))
+    officer" for the "chief marketing officer" asked about: three content words in a row, the outer
+    two the same by their first six letters ("financial" and "finance"), the middle ones not, and
+    neither middle word anywhere in the other text."""
+    asked = {(a[:6], b[:6]): x for a, x, b in _content_runs(query)}
+    in_text = {_key(w) for w in WORD.findall(text)}
+    in_query = {_key(w) for w in WORD.findall(query)}
+    return any(
+        (x := asked.get((a[:6], b[:6]))) is not None
+        and x[:6] != y[:6]
+        and x not in in_text
+        and y not in in_query
+        for a, y, b in _content_runs(text)
+    )
 
 
 def spelled_out(acronym: str, text: str) -> bool:

@@ -46,18 +46,17 @@ def terms(text: str) -> set[str]:
     return {w[:6] for w in content_words(text)}
 
 
+def stem(word: str) -> str:
+    """A word with a plain English suffix cut ("owned", "owns" and "own" meet at "own")."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def stems(text: str) -> set[str]:
-    """Content words with a plain English suffix cut ("owned", "owns" and "own" meet at "own")."""
-    out = set()
-    for word in WORD.findall(text.lower()):
-        if word in STOPWORDS or len(word) < 3:
-            continue
-        for suffix in ("ing", "ed", "es", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)]
-                break
-        out.add(word)
-    return out
+    """Content words, lower-cased, each its ``stem``."""
+    return {stem(w) for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) >= 3}
 
 
 def unanswered(query: str, chain: Sequence[Candidate]) -> set[str]:

@@ -38,6 +38,17 @@ WEIGHT = re.compile(
     r"\d\s?(?:mg|g|kg|t|grams?|kilo(?:gram)?s?|tonnes?|tons?|lbs?|pounds?|oz|ounces?)\b", re.I
 )
 TEMPERATURE = re.compile(r"°|\bdegrees?\b|\b(?:celsius|fahrenheit|kelvin)\b", re.I)
+# Values with a form of their own: a phone number, an e-mail address, a percentage, a year, a clock
+# time. "By phone" is no phone number; "discounts start at 100 units" is no percentage.
+PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().-]{6,}\d(?![\w.])")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.\w[\w.-]*")
+PERCENT = re.compile(r"\d\s?%|\bper ?cent\b", re.I)
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+CLOCK = re.compile(
+    r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm|a\.m\.|p\.m\.)|\bnoon\b|\bmidnight\b|\b24/7\b|"
+    r"\baround the clock\b",
+    re.I,
+)
 DEFAULT = re.compile(r"\bdefaults?\b|\bunless\b|\bwhen (?:omitted|not set|unset)\b", re.I)
 EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # the asked-for value is stated as a default ("buffer_limit_mb (int, default 64)"), not an example
@@ -50,6 +61,16 @@ EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         ),
         MONEY,
     ),
+    (re.compile(r"\b(?:tele)?phone number\b|\bnumber to call\b|\bfax number\b", re.I), PHONE),
+    (re.compile(r"\be-?mail address\b|\bwhat(?:'s| is| are)\b.*\be-?mail\b", re.I), EMAIL),
+    (re.compile(r"\bpercent(?:age)?\b|\bhow many per ?cent\b", re.I), PERCENT),
+    (
+        re.compile(
+            r"\bopening (?:hours|times)\b|\bopen (?:until|till)\b|\bwhat time does\b.*\b(?:open|close)", re.I
+        ),
+        CLOCK,
+    ),
+    (re.compile(r"\b(?:what|which) year\b", re.I), YEAR),
     (re.compile(r"\bhow (?:much|heavy)\b.*\bweigh|\bwhat (?:\w+ )?weight\b|\bweight of\b", re.I), WEIGHT),
     (
         re.compile(
@@ -62,7 +83,7 @@ EXPECTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"\b(?:when|what (?:date|time|day))\b", re.I), WHEN),
     (
         re.compile(
-            r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|what year|"
+            r"\b(?:how (?:many|much|long|often|quickly|far|old|big|large|soon|fast)|"
             r"(?:which|what)(?: \w+)? (?:version|release)|"
             r"(?:the )?(?:default|minimum|maximum|limit|price|cost|length|size|number)\b)",
             re.I,

@@ -255,6 +255,54 @@ async def test_a_title_with_one_word_swapped_does_not_answer(answerer: SentenceA
     assert "Ingrid Solheim" in await answer(answerer, who, passages)
 
 
+async def test_a_value_with_a_form_of_its_own_is_answered_in_that_form(answerer: SentenceAnswerer) -> None:
+    """A phone number, an e-mail address, a percentage, a year and opening hours have forms of their
+    own; the held-out sets' unanswerable questions were answered by "by phone", "Grete Kask leads People
+    Operations", "discounts start at 100 units", "Oskar Lindqvist leads the Billing Systems team" and
+    the office manager's name (session 13). The same passages with the value in them answer."""
+    security = (
+        "If a laptop or phone is lost or stolen, report it within 1 hour to the security desk through the "
+        "`#security-desk` channel or by phone, so that it can be wiped remotely."
+    )
+    people = "Grete Kask leads People Operations, which looks after hiring, onboarding, leave and payroll."
+    catalogue = "Volume discounts start at 100 units; ask your account manager."
+    billing = "Oskar Lindqvist leads the Billing Systems team."
+    office = "The office manager in Rotterdam is Joris Mertens. The office is on Lekhavenweg 212."
+    cases = [
+        ("What is the phone number of the security desk?", security,
+         "The security desk's number is +31 10 555 0199."),
+        ("What is Grete Kask's email address?", people,
+         "Grete Kask's address is grete.kask@hollowquay.example."),
+        ("What percentage discount do customers get on 100 sensors?", catalogue,
+         "Customers ordering 100 sensors get a discount of 8%."),
+        ("In which year did Oskar Lindqvist join Hollowquay?", billing,
+         "Oskar Lindqvist joined Hollowquay in 2018."),
+        ("What are the reception opening hours at the Rotterdam office?", office,
+         "Rotterdam reception is open 08:30-17:30."),
+    ]  # fmt: skip
+    for question, without, value in cases:
+        assert await answer(answerer, question, [passage(without, "Handbook")]) == DONT_KNOW, question
+        found = await answer(
+            answerer, question, [passage(without, "Handbook"), passage(value, "Handbook", n=1)]
+        )
+        assert value in found, question
+
+
+async def test_a_swapped_word_is_read_within_a_sentence(answerer: SentenceAnswerer) -> None:
+    """ "Bartholomew Eze run finance" is no swap of "Bartholomew Eze — Chief Financial Officer": a heading's
+    dash breaks the run (the held-out set's m008 was refused)."""
+    question = "What kind of company did Bartholomew Eze run finance for before he joined Hollowquay?"
+    assert not swaps_a_word(question, "Bartholomew Eze — Chief Financial Officer")
+    text = "Bartholomew Eze joined in 2019 as chief financial officer. He previously ran finance for a " \
+        "container-terminal operator."  # fmt: skip
+    history = "Hollowquay Technologies was founded on 14 March 2011 in Tallinn, Estonia."
+    passages = [
+        passage(text, "Leadership", "Bartholomew Eze — Chief Financial Officer"),
+        passage(history, "Company history", n=1),
+    ]
+    assert "container-terminal operator" in await answer(answerer, question, passages)
+
+
 async def test_revenue_is_answered_by_an_amount_of_money(answerer: SentenceAnswerer) -> None:
     """ "What was Hollowquay's revenue in 2022?" was answered by "Quayside Billing followed in 2022."
     (session 12: q064): revenue is counted in money; a year is not an amount."""
