@@ -21,6 +21,14 @@ def evaluate(
     golden: Annotated[
         Path, typer.Option(help="A golden set: a folder with golden.jsonl and docs/ (default: bundled).")
     ] = GOLDEN_DIR,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Ask these questions (JSONL, golden.jsonl's format) about the set's documents instead of "
+            "its own, e.g. bench/heldout.jsonl: questions the answerer was not fitted on.",
+        ),
+    ] = None,
     publish: Annotated[
         bool, typer.Option(help="Publish the set's documents first (a rerun changes nothing).")
     ] = True,
@@ -89,7 +97,7 @@ def evaluate(
         if gate:
             floors, tops = golden_set.gate(golden)
             thresholds, ceilings = thresholds + floors, ceilings + tops
-        items = golden_set.load(golden)
+        items = golden_set.load(golden, questions)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     settings = settings_for(home)
@@ -127,7 +135,8 @@ def evaluate(
     summary = metrics.summarise(scores)
     kinds = metrics.by_kind(scores)
     _print(summary, kinds, scores)
-    record = {"at": time.time(), "golden": str(golden), "seconds": round(time.perf_counter() - started, 1),
+    asked = str(golden) if questions is None else f"{golden} · {questions}"  # one series per question file
+    record = {"at": time.time(), "golden": asked, "seconds": round(time.perf_counter() - started, 1),
               "summary": summary, "by_kind": kinds}  # fmt: skip
     history = settings.home / "eval" / "runs.jsonl"
     history.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +149,7 @@ def evaluate(
         from services.eval.report import render
 
         past = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
-        html.write_text(render([r for r in past if r.get("golden") == str(golden)], details))
+        html.write_text(render([r for r in past if r.get("golden") == asked], details))
         err.print(f"report: {html}")
     missed = metrics.below(summary, thresholds) + metrics.above(summary, ceilings)
     if missed:

@@ -183,6 +183,15 @@ def test_up_ingests_the_examples_and_the_other_commands_attach(
                  env=env)  # fmt: skip
     assert strict.returncode == 1
     assert "below the threshold: fact" in strict.stderr
+    # other questions about the same documents, kept apart from the set's own runs in the history
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(questions[0] | {"id": "o1"}) + "\n")
+    held_out = cli("eval", "--golden", str(golden), "--questions", str(other), "--tenant", "small",
+                   "--no-publish", "--json", str(tmp_path / "other.json"), env=env)  # fmt: skip
+    assert held_out.returncode == 0, held_out.stdout + held_out.stderr
+    assert [q["id"] for q in json.loads((tmp_path / "other.json").read_text())["questions"]] == ["o1"]
+    runs = [json.loads(line) for line in (home / "eval" / "runs.jsonl").read_text().splitlines()]
+    assert runs[-1]["golden"] == f"{golden} · {other}"
 
     # A rating in `ragstream chat` reaches the feedback topic; `eval --from-feedback` makes it a candidate
     talk = subprocess.run(
