@@ -36,7 +36,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from services.agent.naming import about_another, acronyms, names_asked, names_held, spelled_out, swaps_a_word
+from services.agent.naming import Asked, acronyms, names_asked, names_held, spelled_out
 from services.agent.sentences import (
     CONTINUES,
     LEANS,
@@ -303,19 +303,23 @@ class SentenceAnswerer:
         chain = bool(CHAIN.search(query))
         # What the question asks for must be in the answer: "who" is answered by a sentence naming a
         # person. A chained question's first sentence names the link; the bridge holds the answer.
-        eligible = scored if chain else [c for c in scored if c.shaped]
-        # "chief technology officer" does not answer who the chief marketing officer is
-        eligible = [c for c in eligible if not swaps_a_word(query, c.text)]
-        if not chain:
-            # about what the question names: "the operating range of the Tessel Vibe" is not answered
-            # by a sentence about the KX-011, however close it reads
-            eligible = [c for c in eligible if not about_another(query, f"{c.context} {c.text}")]
-        if not eligible or self.value(eligible[0]) < self.min_score:
+        asked = Asked(query)
+
+        def fits(c: Candidate) -> bool:
+            # "chief technology officer" does not answer who the chief marketing officer is; "the
+            # operating range of the Tessel Vibe" is not answered by a sentence about the KX-011
+            if asked.swaps_a_word(c.text):
+                return False
+            return chain or not asked.about_another(f"{c.context} {c.text}")
+
+        # read in score order, as far as the answer goes: a candidate's rules cost ~0.1 ms
+        eligible = (c for c in (scored if chain else (c for c in scored if c.shaped)) if fits(c))
+        best = next(eligible, None)
+        if best is None or self.value(best) < self.min_score:
             return DONT_KNOW, []
-        best = eligible[0]
         floor = self.value(best) * self.keep_ratio
         picked = [best]
-        for c in eligible[1:]:
+        for c in eligible:
             if len(picked) == self.max_sentences or self.value(c) < floor:
                 break
             if c.text not in {p.text for p in picked}:

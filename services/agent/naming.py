@@ -49,24 +49,6 @@ def names_held(names: set[str], text: str) -> bool:
 _CODE = re.compile(r"^[a-z](?=.*\d)")
 
 
-def about_another(query: str, text: str) -> bool:
-    """Whether ``text`` is about something other than what the question names: it names a code the
-    question does not ("KX-011", letters and digits) and none of the names and codes the question
-    uses, a name of several words whole ("the Tessel Vibe", not "the Tessel Thermo"). A sentence naming
-    no code is about what its passage is about."""
-    runs = [run.lower() for run in proper_names(query)]
-    single = {n for n in names_asked(query) if not any(n in run.split() for run in runs)}
-    asked = [*runs, *single, *identifiers(query)]
-    codes = {i for i in identifiers(text) - identifiers(query) if _CODE.search(i)}
-    if not asked or not codes:
-        return False
-    lowered = text.lower()
-    return not any(
-        bool(re.search(rf"\b{re.escape(name)}\b", lowered)) if " " in name else names_held({name}, text)
-        for name in asked
-    )
-
-
 _BREAK = re.compile(r"[^\w\s'-]|\s-+\s")  # punctuation, a dash between words
 
 
@@ -89,21 +71,55 @@ def _key(word: str) -> str:
     return stem(word.lower())
 
 
+class Asked:
+    """What a question names, read once for all its candidates (a question has dozens)."""
+
+    def __init__(self, query: str) -> None:
+        runs = [run.lower() for run in proper_names(query)]
+        single = {n for n in names_asked(query) if not any(n in run.split() for run in runs)}
+        self.codes = identifiers(query)
+        self.names = [*runs, *single, *self.codes]
+        self.runs = {(a[:6], b[:6]): x for a, x, b in _content_runs(query)}
+        self.words = {_key(w) for w in WORD.findall(query)}
+
+    def about_another(self, text: str) -> bool:
+        """Whether ``text`` is about something other than what the question names: it names a code
+        the question does not ("KX-011", letters and digits) and none of the names and codes the
+        question uses, a name of several words whole ("the Tessel Vibe", not "the Tessel Thermo"). A
+        sentence naming no code is about what its passage is about."""
+        if not self.names or not any(_CODE.search(i) for i in identifiers(text) - self.codes):
+            return False
+        lowered = text.lower()
+        return not any(
+            bool(re.search(rf"\b{re.escape(name)}\b", lowered)) if " " in name else names_held({name}, text)
+            for name in self.names
+        )
+
+    def swaps_a_word(self, text: str) -> bool:
+        """Whether ``text`` says what the question says with its middle word swapped: "chief
+        technology officer" for the "chief marketing officer" asked about: three content words in a
+        row, the outer two the same by their first six letters ("financial" and "finance"), the
+        middle ones not, and neither middle word anywhere in the other text."""
+        if not self.runs:
+            return False
+        in_text = {_key(w) for w in WORD.findall(text)}
+        return any(
+            (x := self.runs.get((a[:6], b[:6]))) is not None
+            and x[:6] != y[:6]
+            and x not in in_text
+            and y not in self.words
+            for a, y, b in _content_runs(text)
+        )
+
+
+def about_another(query: str, text: str) -> bool:
+    """``Asked.about_another`` for one text."""
+    return Asked(query).about_another(text)
+
+
 def swaps_a_word(query: str, text: str) -> bool:
-    """Whether ``text`` says what the question says with its middle word swapped: "chief technology
-    officer" for the "chief marketing officer" asked about: three content words in a row, the outer
-    two the same by their first six letters ("financial" and "finance"), the middle ones not, and
-    neither middle word anywhere in the other text."""
-    asked = {(a[:6], b[:6]): x for a, x, b in _content_runs(query)}
-    in_text = {_key(w) for w in WORD.findall(text)}
-    in_query = {_key(w) for w in WORD.findall(query)}
-    return any(
-        (x := asked.get((a[:6], b[:6]))) is not None
-        and x[:6] != y[:6]
-        and x not in in_text
-        and y not in in_query
-        for a, y, b in _content_runs(text)
-    )
+    """``Asked.swaps_a_word`` for one text."""
+    return Asked(query).swaps_a_word(text)
 
 
 def spelled_out(acronym: str, text: str) -> bool:
