@@ -5,7 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 import topics
@@ -84,8 +92,6 @@ def backlog(
                 parts = list(metadata[topic].partitions)
                 ends = _end_offsets(consumer, topic, parts)
                 request = [TopicPartition(topic, p) for p in parts]
-                from confluent_kafka import ConsumerGroupTopicPartitions
-
                 future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, request)])
                 try:
                     result = next(iter(future.values())).result()

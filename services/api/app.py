@@ -9,24 +9,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import topics
 from services import ops
 from services.api import documents, ops_page, snapshot
 from services.api.auth import NOT_OPERATOR, authenticator
+from services.api.lag import ScrapedLag
 from services.api.ports import ApiPorts
 from services.api.sampler import OpsSampler
 from services.catchup import ReindexRefused
 from services.gateway.auth import Principal
 
-CONSUMER_LAG = Gauge(
-    "ragstream_consumer_lag",
-    "Messages not yet committed by a stage's consumer group, per input topic (read at scrape time "
-    "from fetch-response watermarks, so right on Tansu and Apache Kafka alike)",
-    ["stage", "topic"],
-)
-CONSUMER_END = Gauge("ragstream_topic_end_offset", "End offset summed over partitions", ["stage", "topic"])
 NO_SEARCH = {"description": "This API process holds no vector index (run it with the index)"}
 NO_REINDEX = {"description": "This API process does not host the index generations"}
 UNKNOWN_TOPIC = {"description": "Not a topic of the registry"}
@@ -54,6 +48,7 @@ def build_api(ports: ApiPorts) -> FastAPI:
         return await asyncio.to_thread(ops.dead_letters, ports.bootstrap, ports.names)
 
     sampler = OpsSampler(backlog, letters, ports.index_status, ports.names.prefix)
+    lag = ScrapedLag(backlog, ports.names.prefix, ports.settings.kafka.lag_read_timeout_s)
     app.include_router(ops_page.router(sampler, operator))
 
     @app.get("/healthz", tags=["probes"])
@@ -66,11 +61,9 @@ def build_api(ports: ApiPorts) -> FastAPI:
 
     @app.get("/metrics", tags=["probes"], response_class=Response)
     async def metrics() -> Response:
-        """Prometheus metrics, with each stage's consumer lag read at scrape time."""
-        for row in await backlog():
-            topic = row.topic.removeprefix(ports.names.prefix)
-            CONSUMER_LAG.labels(row.stage, topic).set(row.lag)
-            CONSUMER_END.labels(row.stage, topic).set(row.end)
+        """Prometheus metrics, with each stage's consumer lag read at scrape time (its last values
+        when the broker does not answer in time: services/api/lag.py)."""
+        await lag.refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/info", tags=["query"])

@@ -38,6 +38,9 @@ class KafkaSettings(BaseModel):
     # durable embedded broker every request is an object write), at a cost of milliseconds per hop.
     linger_ms: int = Field(default=5, ge=0)
     chat_fetch_max_wait_ms: int = 5
+    # How long a /metrics scrape waits for the consumer lag read from the broker; past that it serves
+    # the lag's last values and counts the failure (services/api/lag.py). Under Prometheus' 10 s default.
+    lag_read_timeout_s: float = Field(default=5.0, gt=0)
     # The chat path's producers (gateway, agent nodes) with broker-side idempotence. Off on the durable
     # embedded broker (set when it starts): Tansu 0.6 keeps every idempotent producer's sequences in
     # one cluster-wide object rewritten on each produce, so a question queued behind every batch of a

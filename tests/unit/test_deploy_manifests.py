@@ -125,12 +125,12 @@ def test_grafana_dashboard_is_json_with_lag_and_app_metrics() -> None:
 
 def test_dashboard_app_metrics_exist_in_the_code() -> None:
     """Every ragstream_* series the dashboard queries is one the stage runtime or the API exports."""
-    from services.api.app import CONSUMER_LAG
+    from services.api.lag import CONSUMER_LAG, LAG_READ_AT
 
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
     exported = {
         metric.name + suffix
-        for collector in (MESSAGES, HANDLE_SECONDS, CONSUMER_LAG)
+        for collector in (MESSAGES, HANDLE_SECONDS, CONSUMER_LAG, LAG_READ_AT)
         for metric in collector.describe()
         for suffix in suffixes[metric.type]
     }
