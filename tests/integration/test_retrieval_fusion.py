@@ -128,6 +128,54 @@ async def test_graph_ranking_cuts_equal_evidence_by_meaning_not_by_chunk_id(stor
             await stores.graph.prune_document(f"doc-{c}", None)
 
 
+async def test_a_page_naming_the_entity_and_all_around_it_does_not_outrank_the_page_about_it(
+    stores: IndexedStores,
+) -> None:
+    """An overview chunk names the product and its three parts (each PART_OF it); the product's own
+    page names only the product and is the vector search's first. Both name the asked-for entity
+    once: the vector order decides between them, not how many neighbours the overview also names
+    (that lifted overview pages first). A chunk naming only a neighbour comes after both."""
+    tenant, collection, dim = "overview", "overview_v1", 8
+    tessel = Entity("Tessel", "Product")
+    parts = [Entity(name, "Product") for name in ("Thermo", "Vibe", "Gateway")]
+    part_of = tuple(Relation(part, "PART_OF", tessel) for part in parts)
+    facts = [
+        ChunkFacts(tenant, "doc-overview", "v1", "overview", (tessel, *parts), part_of),
+        ChunkFacts(tenant, "doc-page", "v1", "page", (tessel,)),
+        ChunkFacts(tenant, "doc-vibe", "v1", "vibe", (parts[1],)),
+    ]
+    await stores.graph.write(facts)
+    await stores.vectors.ensure_collection(collection, dim)
+    vector = [1.0] + [0.0] * (dim - 1)
+    await stores.vectors.upsert(
+        collection,
+        [
+            VectorPoint(
+                c, [1.0, 0.5 * i] + [0.0] * (dim - 2), {"tenant": tenant, "doc_id": f"doc-{c}", "chunk_id": c}
+            )
+            for i, c in enumerate(("page", "overview", "vibe"))
+        ],
+    )
+    try:
+        linked = await stores.graph.chunks_for_entities(tenant, ["Product:Tessel"], 50)
+        assert {c.chunk_id: (c.direct, c.indirect) for c in linked}["overview"] == (1, 3)
+        ranked = await graph_ranking(
+            tenant,
+            [tessel],
+            stores.graph,
+            stores.vectors,
+            collection,
+            vector,
+            ["page", "overview"],
+            {},
+            depth=3,
+        )
+        assert ranked == ["page", "overview", "vibe"]
+    finally:
+        for c in ("overview", "page", "vibe"):
+            await stores.graph.prune_document(f"doc-{c}", None)
+
+
 async def test_reranker_orders_the_fused_candidates(stores: IndexedStores) -> None:
     """With a reranker, the fused candidates are scored and the best five kept, scored by the reranker."""
     reranker = LocalReranker(stores.embedder)
