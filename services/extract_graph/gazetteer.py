@@ -333,6 +333,15 @@ PEP; RFC; ISO; IEC; IEEE; ECMA; ANSI; DIN; EN; UTF; Unicode; ID; Id; Ref; Art; V
 Chap; Sec; Eqs; Ex; Tab; Pt; Pg; Para; Level; Size; Limit; LIMIT; Top; Max; Min
 """)
 
+# ISO 4217 codes of common currencies: "EUR 48" is a price, not a product (PHP stays: a language).
+CURRENCY_CODES = _words("""
+EUR; USD; GBP; CHF; JPY; CNY; RMB; SEK; NOK; DKK; ISK; PLN; CZK; HUF; RON; BGN; AUD; CAD; NZD; INR;
+BRL; ZAR; KRW; SGD; HKD; MXN; TRY; ILS; AED; SAR; THB; IDR; MYR; TWD; ARS; CLP; COP; UAH
+""")
+
+# Prefixes of hyphenated codes that name no product: standards, vulnerabilities, ciphers, fiscal years.
+NON_PRODUCT_CODES = _words("CVE; CWE; SHA; AES; RSA; FY; GDPR; NIST; SOC; PCI; TLS; SSL; HTTP")
+
 # Final words that rule out a person reading ("Jordan Valley", "Victoria Street").
 NON_PERSON_LAST = _words("""
 Street; St; Avenue; Ave; Road; Rd; Boulevard; Square; Park; Bridge; River; Lake; Mountain; Island;

@@ -24,6 +24,7 @@ from services.extract_graph.rules.words import (
     _WRAP_WIDTH,
     _is_number,
     _is_possessive,
+    _item_code,
     _name_word,
     _personish,
     _strip_possessive,
@@ -203,15 +204,23 @@ def _classify(m: _Mention, raw: list[str], title: bool, vocab: _Vocab, whole: bo
         m.label, m.kind = "Location", "region" if last in _CONTAINER_SUFFIXES else "city"
     elif first in _PERSON_STARTS and _personish(words):
         m.label = "Person"
+    elif _item_code(first):
+        m.label = "Product"  # "the KX-011", "KX-022 Tessel Gateway Pro"
     elif raw.count("&") == 1 and len(raw) == 3 and not whole and not _common(words, vocab):
         m.label = "Organization"  # "Johnson & Johnson", not "Releases & Versioning"
-    elif len(words) >= 2 and first not in gz.NON_PRODUCT_HEADS and first.replace("-", "").isalpha():
+    elif (
+        len(words) >= 2
+        and first not in gz.NON_PRODUCT_HEADS
+        and first not in gz.CURRENCY_CODES  # "EUR 48" is a price
+        and first.replace("-", "").isalpha()
+    ):
         for k in range(1, len(words)):
             w = words[k]
             if (
                 any(c.isdigit() for c in w)
                 and words[k - 1] not in gz.NON_PRODUCT_HEADS
                 and w.split("-")[0] not in gz.NON_PRODUCT_HEADS
+                and w.split("-")[0] not in gz.NON_PRODUCT_CODES
             ):
                 m.label = "Product"
                 break
@@ -271,6 +280,9 @@ def _phrases(s: _Sentence, vocab: _Vocab) -> list[_Mention]:
                 i += 1
                 continue
         elif _name_word(tok) and not (i == s.first and tok.lower() in gz.OPENER_VERBS):
+            if tok.lower() in gz.NAME_INNER_WORDS and i + 1 < n and _item_code(toks[i + 1]):
+                i += 1  # "One KX-021 serves 40 sensors": a count, not part of the name
+                continue
             start = i
         else:
             i += 1

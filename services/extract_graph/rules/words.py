@@ -12,6 +12,8 @@ _NUMBER_RE = re.compile(r"\d{1,4}(?:\.\d+)*[A-Za-z]{0,3}")
 _YEAR_RE = re.compile(r"(?:1[89]|20)\d\d")
 _WORDLIKE_RE = re.compile(r"[A-Za-z][A-Za-z-]*")
 _CAMEL_RE = re.compile(r"[a-z][A-Z][a-z]")
+# An item code: capitals, a hyphen, three or more digits ("KX-022", "ZX-2000", "AB-1234X").
+_ITEM_CODE_RE = re.compile(r"([A-Z]{1,5})-\d{3,}[A-Z0-9]*")
 
 _CONNECTORS = frozenset({"of", "de", "&", "van", "von", "der", "den", "del", "da", "di", "du"})
 _SENT_END = frozenset({".", "!", "?"})
@@ -59,6 +61,15 @@ def _breaks(tok: str) -> bool:
 def _name_word(tok: str) -> bool:
     """A capitalised word that may be part of a name."""
     return _is_cap(tok) and not _breaks(tok)
+
+
+def _item_code(tok: str) -> bool:
+    """A product's item code ("KX-022"), not a standard's or a vulnerability's ("ISO-9001", "CVE-...")."""
+    found = _ITEM_CODE_RE.fullmatch(tok)
+    if found is None:
+        return False
+    prefix = found.group(1)
+    return prefix not in gz.NON_PRODUCT_HEADS and prefix not in gz.NON_PRODUCT_CODES
 
 
 def _is_possessive(tok: str) -> bool:
