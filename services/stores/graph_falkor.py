@@ -27,6 +27,7 @@ from redis.retry import Retry
 
 from services.common.children import DirectoryLock, die_with_parent
 from services.stores import graph_cypher as cy
+from services.stores.graph_reads import CypherReads
 from services.stores.ports import RELATION_TYPES, ChunkFacts
 
 _LOG_NAME: Final = "falkordb.log"
@@ -213,7 +214,7 @@ def _index_statements() -> list[str]:
     return stmts
 
 
-class FalkorGraphStore(cy.CypherReads):
+class FalkorGraphStore(CypherReads):
     """``GraphStore`` on one FalkorDB graph. Call ``open()`` (or use ``connect``) before use.
 
     FalkorDB has no multi-statement transactions; each statement is atomic and every write is an

@@ -12,6 +12,7 @@ from typing import Any, Final, Self
 from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
 
 from services.stores import graph_cypher as cy
+from services.stores.graph_reads import CypherReads
 from services.stores.ports import RELATION_TYPES, ChunkFacts
 
 
@@ -34,7 +35,7 @@ def _schema_statements() -> list[str]:
     return stmts
 
 
-class Neo4jGraphStore(cy.CypherReads):
+class Neo4jGraphStore(CypherReads):
     """``GraphStore`` on a Neo4j database. Call ``open()`` (or use ``connect``) before use."""
 
     INDEX_WAIT_S: Final = 120
