@@ -50,7 +50,8 @@ from services.inprocess import discard, ingest_inprocess
 from services.models.embedder import LocalEmbedder
 from services.stores.blobs import LocalBlobStore
 from services.stores.graph_falkor import FalkorGraphStore, FalkorServer
-from services.stores.vectors_edge import EdgeVectorIndex, keywords
+from services.stores.hybrid import keywords
+from services.stores.vectors_edge import EdgeVectorIndex
 
 TENANT = "eval"
 ALIAS = "chunks"

@@ -24,9 +24,9 @@ from services.models.llm import ChatModel
 from services.models.reranker import Reranker
 from services.retrieve.search import graph_facts, search
 from services.stores.cache import CachedAnswer, SemanticCache
+from services.stores.hybrid import keywords
 from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
-from services.stores.vectors_edge import keywords
 
 log = structlog.get_logger("ragstream.agent")
 

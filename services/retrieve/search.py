@@ -35,8 +35,8 @@ from services.models.embedder import Embedder
 from services.models.http import ModelUnavailable
 from services.models.reranker import Reranker
 from services.retrieve.fusion import document_evidence, reciprocal_rank_fusion
+from services.stores.hybrid import keywords
 from services.stores.ports import Entity, Filter, GraphFact, GraphStore, VectorIndex
-from services.stores.vectors_edge import keywords
 
 log = structlog.get_logger("ragstream.retrieve")
 

@@ -8,9 +8,9 @@ Layout under ``root``::
                                         marks a finished collection
 
 Each point has a named dense vector ``"dense"`` (cosine) and a sparse vector ``"bm25"`` with the IDF
-modifier: the sparse vector holds BM25 term-frequency weights of ``payload["text"]`` computed here
-with ``qdrant_edge.Bm25`` (the server adapter uses the same helpers), and the engine supplies IDF at
-query time. ``search(..., text=...)`` runs both as prefetches and fuses them with RRF.
+modifier: the sparse vector holds BM25 term-frequency weights of ``payload["text"]`` computed with
+``qdrant_edge.Bm25`` (``hybrid``: the server adapter uses the same helpers), and the engine supplies
+IDF at query time. ``search(..., text=...)`` runs both as prefetches and fuses them with RRF.
 
 The edge API is synchronous, so every call runs in ``asyncio.to_thread``. A shard is opened once per
 process (its WAL holds a file lock; a second open fails), and each shard has one ``threading.Lock``
@@ -22,12 +22,9 @@ Writes go through the shard's WAL, so they survive ``close()`` and even a crash 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import re
 import threading
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,90 +32,28 @@ from typing import Any, TypeVar
 import qdrant_edge as qe
 
 from services.common.files import atomic_write
+from services.stores.hybrid import (
+    DENSE_VECTOR,
+    INDEXED_KEYS,
+    LAYOUT,
+    RRF_K,
+    SPARSE_VECTOR,
+    TENANT_KEY,
+    CollectionNotFoundError,
+    check_name,
+    is_valid_name,
+    point_id,
+    prefetch_limit,
+    require_filter,
+    sparse_document,
+    sparse_query,
+)
 from services.stores.ports import Filter, VectorHit, VectorPoint
-
-# Fixed namespace so every adapter (and every process) maps a chunk to the same point id.
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ragstream:chunk")
-
-# Payload keys the pipeline filters on; they get keyword indexes. ``tenant`` is flagged as the tenant
-# key so Qdrant co-locates each tenant's points.
-INDEXED_KEYS: tuple[str, ...] = ("tenant", "doc_id", "version")
-TENANT_KEY = "tenant"
-
-# Vector names and layout marker, shared with the server adapter.
-DENSE_VECTOR = "dense"
-SPARSE_VECTOR = "bm25"
-LAYOUT = "hybrid-v1"
-# RRF ranking constant: score = sum over prefetches of 1 / (RRF_K + rank), rank counted from 0. 2 is
-# Qdrant's own default; set explicitly so edge, local mode and server all fuse identically. A small k
-# lets a first place in one list (an exact identifier hit in BM25) outweigh middling ranks elsewhere.
-RRF_K = 2
-
-
-def prefetch_limit(limit: int) -> int:
-    """How many candidates each hybrid prefetch (dense, bm25) contributes to the fusion."""
-    return max(limit * 4, 20)
-
-
-# Defaults: k=1.2, b=0.75, avg_len=256, English word tokenizer, stopwords and stemmer. Document and
-# query embeddings must come from the same config, so both adapters use these two functions only.
-_BM25 = qe.Bm25(qe.Bm25Config())
-
-
-def sparse_document(payload: Mapping[str, Any]) -> qe.SparseVector | None:
-    """BM25 document vector of ``payload["text"]`` with its document title and section heading (the
-    words a chunk is found by include where it sits); None when there is no text (or no token)."""
-    text = payload.get("text")
-    if not isinstance(text, str):
-        return None
-    head = [str(payload[k]) for k in ("title", "section") if isinstance(payload.get(k), str) and payload[k]]
-    vector = _BM25.embed_document(" ".join([*head, text]))
-    return vector if vector.indices else None
-
-
-@functools.lru_cache(maxsize=16384)
-def keywords(text: str) -> frozenset[int]:
-    """The keyword ids BM25 indexes for ``text``: words tokenized, lower-cased, stopwords dropped and
-    stemmed ("booked" and "book" share one), as the keyword index sees them. Remembered: the answerer
-    asks for every sentence of the passages it reads, and the same passages come back for many
-    questions."""
-    return frozenset(_BM25.embed_query(text).indices)
-
-
-def sparse_query(text: str) -> qe.SparseVector | None:
-    """BM25 query vector (weight 1 per distinct token); None when ``text`` has no indexable token."""
-    vector = _BM25.embed_query(text)
-    return vector if vector.indices else None
-
 
 _META_FILE = "collection.json"
 _ALIASES_FILE = "aliases.json"
-# A name becomes a directory: keep it to one safe path component.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 T = TypeVar("T")
-
-
-class CollectionNotFoundError(LookupError):
-    """Raised (by both vector adapters) when a name is neither a collection nor an alias."""
-
-
-def point_id(chunk_id: str) -> str:
-    """The point id of a chunk: uuid5 of its stable id, so re-upserting a chunk replaces it."""
-    return str(uuid.uuid5(NAMESPACE, chunk_id))
-
-
-def check_name(name: str, what: str = "collection") -> str:
-    """Reject names that are not a single safe path component (they become directories here)."""
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(f"invalid {what} name {name!r}: use letters, digits, '_', '-', '.' (max 128)")
-    return name
-
-
-def require_filter(must: Filter, must_not: Filter | None) -> None:
-    """Deleting with an empty filter would wipe the collection; that is never what a caller means."""
-    if not must and not must_not:
-        raise ValueError("refusing to delete with an empty filter; drop the collection instead")
 
 
 def _edge_filter(must: Filter | None, must_not: Filter | None = None) -> qe.Filter | None:
@@ -291,7 +226,7 @@ class EdgeVectorIndex:
         return self.root / collection
 
     def _is_collection(self, name: str) -> bool:
-        return _NAME_RE.fullmatch(name) is not None and (self._path(name) / _META_FILE).is_file()
+        return is_valid_name(name) and (self._path(name) / _META_FILE).is_file()
 
     def _resolve(self, name: str) -> str | None:
         target = self._aliases.get(name)
@@ -399,23 +334,3 @@ class EdgeVectorIndex:
                     errors.append(exc)
         if errors:
             raise RuntimeError(f"failed to close {len(errors)} edge shard(s): {errors}") from errors[0]
-
-
-__all__ = [
-    "DENSE_VECTOR",
-    "INDEXED_KEYS",
-    "LAYOUT",
-    "NAMESPACE",
-    "RRF_K",
-    "SPARSE_VECTOR",
-    "TENANT_KEY",
-    "CollectionNotFoundError",
-    "EdgeVectorIndex",
-    "check_name",
-    "keywords",
-    "point_id",
-    "prefetch_limit",
-    "require_filter",
-    "sparse_document",
-    "sparse_query",
-]

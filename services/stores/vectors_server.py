@@ -18,8 +18,7 @@ import qdrant_edge as qe
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
-from services.stores.ports import Filter, VectorHit, VectorPoint
-from services.stores.vectors_edge import (
+from services.stores.hybrid import (
     DENSE_VECTOR,
     INDEXED_KEYS,
     LAYOUT,
@@ -34,6 +33,7 @@ from services.stores.vectors_edge import (
     sparse_document,
     sparse_query,
 )
+from services.stores.ports import Filter, VectorHit, VectorPoint
 
 # How local mode words a missing collection (it raises ValueError, the server answers 404).
 _LOCAL_NOT_FOUND = re.compile(r"^Collection .+ not found$")

@@ -15,14 +15,9 @@ import numpy as np
 import pytest
 from qdrant_client import AsyncQdrantClient, models
 
+from services.stores.hybrid import NAMESPACE, RRF_K, CollectionNotFoundError, point_id
 from services.stores.ports import VectorIndex, VectorPoint
-from services.stores.vectors_edge import (
-    NAMESPACE,
-    RRF_K,
-    CollectionNotFoundError,
-    EdgeVectorIndex,
-    point_id,
-)
+from services.stores.vectors_edge import EdgeVectorIndex
 from services.stores.vectors_server import ServerVectorIndex
 from tests.support import docker_unavailable
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from services.common.messages import ChunkCreated
 from services.embed.app import heading, read_as
-from services.stores.vectors_edge import keywords, sparse_document
+from services.stores.hybrid import keywords, sparse_document
 
 
 def chunk(text: str, title: str = "", section: str | None = None) -> ChunkCreated:

@@ -9,7 +9,7 @@ from services.agent.answer import SentenceAnswerer
 from services.agent.wiring import person_test
 from services.extract_graph.extractor import RuleExtractor
 from services.models.embedder import LocalEmbedder
-from services.stores.vectors_edge import keywords
+from services.stores.hybrid import keywords
 from tests.unit.answers.support import Counting
 
 

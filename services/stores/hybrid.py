@@ -1,0 +1,100 @@
+"""What both vector adapters (``vectors_edge``, in-process, and ``vectors_server``, a Qdrant server)
+share, so a chunk is stored, named and found the same way by either: point ids, vector names and
+layout, the payload keys that are indexed, the hybrid fusion's constants, and the BM25 vectors (the
+document and query sides must come from one config)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import qdrant_edge as qe
+
+from services.stores.ports import Filter
+
+# Fixed namespace so every adapter (and every process) maps a chunk to the same point id.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ragstream:chunk")
+
+# Payload keys the pipeline filters on; they get keyword indexes. ``tenant`` is flagged as the tenant
+# key so Qdrant co-locates each tenant's points.
+INDEXED_KEYS: tuple[str, ...] = ("tenant", "doc_id", "version")
+TENANT_KEY = "tenant"
+
+# Vector names and layout marker, shared with the server adapter.
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+LAYOUT = "hybrid-v1"
+# RRF ranking constant: score = sum over prefetches of 1 / (RRF_K + rank), rank counted from 0. 2 is
+# Qdrant's own default; set explicitly so edge, local mode and server all fuse identically. A small k
+# lets a first place in one list (an exact identifier hit in BM25) outweigh middling ranks elsewhere.
+RRF_K = 2
+
+
+def prefetch_limit(limit: int) -> int:
+    """How many candidates each hybrid prefetch (dense, bm25) contributes to the fusion."""
+    return max(limit * 4, 20)
+
+
+# Defaults: k=1.2, b=0.75, avg_len=256, English word tokenizer, stopwords and stemmer. Document and
+# query embeddings must come from the same config, so both adapters use these two functions only.
+_BM25 = qe.Bm25(qe.Bm25Config())
+
+
+def sparse_document(payload: Mapping[str, Any]) -> qe.SparseVector | None:
+    """BM25 document vector of ``payload["text"]`` with its document title and section heading (the
+    words a chunk is found by include where it sits); None when there is no text (or no token)."""
+    text = payload.get("text")
+    if not isinstance(text, str):
+        return None
+    head = [str(payload[k]) for k in ("title", "section") if isinstance(payload.get(k), str) and payload[k]]
+    vector = _BM25.embed_document(" ".join([*head, text]))
+    return vector if vector.indices else None
+
+
+@functools.lru_cache(maxsize=16384)
+def keywords(text: str) -> frozenset[int]:
+    """The keyword ids BM25 indexes for ``text``: words tokenized, lower-cased, stopwords dropped and
+    stemmed ("booked" and "book" share one), as the keyword index sees them. Remembered: the answerer
+    asks for every sentence of the passages it reads, and the same passages come back for many
+    questions."""
+    return frozenset(_BM25.embed_query(text).indices)
+
+
+def sparse_query(text: str) -> qe.SparseVector | None:
+    """BM25 query vector (weight 1 per distinct token); None when ``text`` has no indexable token."""
+    vector = _BM25.embed_query(text)
+    return vector if vector.indices else None
+
+
+# A name becomes a directory: keep it to one safe path component.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class CollectionNotFoundError(LookupError):
+    """Raised (by both vector adapters) when a name is neither a collection nor an alias."""
+
+
+def point_id(chunk_id: str) -> str:
+    """The point id of a chunk: uuid5 of its stable id, so re-upserting a chunk replaces it."""
+    return str(uuid.uuid5(NAMESPACE, chunk_id))
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` is a single safe path component (the edge adapter makes it a directory)."""
+    return _NAME_RE.fullmatch(name) is not None
+
+
+def check_name(name: str, what: str = "collection") -> str:
+    """Reject names that are not a single safe path component (they become directories there)."""
+    if not is_valid_name(name):
+        raise ValueError(f"invalid {what} name {name!r}: use letters, digits, '_', '-', '.' (max 128)")
+    return name
+
+
+def require_filter(must: Filter, must_not: Filter | None) -> None:
+    """Deleting with an empty filter would wipe the collection; that is never what a caller means."""
+    if not must and not must_not:
+        raise ValueError("refusing to delete with an empty filter; drop the collection instead")
