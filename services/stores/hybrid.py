@@ -8,12 +8,12 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import qdrant_edge as qe
 
-from services.stores.ports import Filter
+from services.stores.ports import Filter, VectorHit
 
 # Fixed namespace so every adapter (and every process) maps a chunk to the same point id.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ragstream:chunk")
@@ -27,15 +27,66 @@ TENANT_KEY = "tenant"
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 LAYOUT = "hybrid-v1"
-# RRF ranking constant: score = sum over prefetches of 1 / (RRF_K + rank), rank counted from 0. 2 is
-# Qdrant's own default; set explicitly so edge, local mode and server all fuse identically. A small k
-# lets a first place in one list (an exact identifier hit in BM25) outweigh middling ranks elsewhere.
+# RRF ranking constant: score = sum over the dense and bm25 lists of 1 / (RRF_K + rank), rank counted
+# from 0. 2 is Qdrant's own default. A small k lets a first place in one list (an exact identifier hit
+# in BM25) outweigh middling ranks elsewhere.
 RRF_K = 2
+# The engines' scores are float32: equal to six decimals is equal.
+SCORE_DIGITS = 6
 
 
 def prefetch_limit(limit: int) -> int:
-    """How many candidates each hybrid prefetch (dense, bm25) contributes to the fusion."""
+    """How deep each hybrid list (dense, bm25) contributes to the fusion: ranks below this count."""
     return max(limit * 4, 20)
+
+
+def window(limit: int) -> int:
+    """How many hits each hybrid list is read to: past ``prefetch_limit``, so a group of equal scores
+    that starts above the limit is read whole (``fuse``)."""
+    return 2 * prefetch_limit(limit)
+
+
+def fuse(lists: Sequence[Sequence[VectorHit]], limit: int) -> list[VectorHit]:
+    """Reciprocal rank fusion of the dense and bm25 hits (each best first, read to ``window(limit)``),
+    the same whatever order an engine returns equal scores in.
+
+    The engines' own fusion (a query with prefetches) ranked equal scores in the order they came, which
+    changed from one process to the next: BM25 scores tie often (chunks holding the query's words
+    alike), and a chunk's fused score, so the answer, could differ between two indexings of one
+    corpus. Here equal scores share a rank (the first of theirs), a group of equal scores cut by the
+    window is left out whole (which of its members came back is the engine's chance), and fused
+    scores that tie go by document order (source URI, ordinal), then chunk id, before the cut at
+    ``limit``."""
+    depth, read = prefetch_limit(limit), window(limit)
+    fused: dict[str, float] = {}
+    payloads: dict[str, Mapping[str, Any]] = {}
+    for hits in lists:
+        for hit, rank in _ranked(hits, depth, read):
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            payloads.setdefault(hit.chunk_id, hit.payload)
+    order = sorted(fused, key=lambda c: (-round(fused[c], 9), _place(payloads[c]), c))
+    return [VectorHit(c, fused[c], payloads[c]) for c in order[:limit]]
+
+
+def _ranked(hits: Sequence[VectorHit], depth: int, read: int) -> list[tuple[VectorHit, int]]:
+    """Each hit with its rank, equal scores sharing the first one's; only ranks below ``depth``, and
+    none of a group that reaches the end of a full read (it may go on past it)."""
+    scores = [round(h.score, SCORE_DIGITS) for h in hits]
+    cut = scores[-1] if len(hits) >= read else None
+    ranked: list[tuple[VectorHit, int]] = []
+    rank = 0
+    for i, (hit, score) in enumerate(zip(hits, scores, strict=True)):
+        if i and score != scores[i - 1]:
+            rank = i
+        if rank >= depth or score == cut:
+            break
+        ranked.append((hit, rank))
+    return ranked
+
+
+def _place(payload: Mapping[str, Any]) -> tuple[str, int]:
+    ordinal = payload.get("ordinal")
+    return str(payload.get("source_uri", "")), ordinal if isinstance(ordinal, int) else 0
 
 
 # Defaults: k=1.2, b=0.75, avg_len=256, English word tokenizer, stopwords and stemmer. Document and

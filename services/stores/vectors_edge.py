@@ -10,7 +10,7 @@ Layout under ``root``::
 Each point has a named dense vector ``"dense"`` (cosine) and a sparse vector ``"bm25"`` with the IDF
 modifier: the sparse vector holds BM25 term-frequency weights of ``payload["text"]`` computed with
 ``qdrant_edge.Bm25`` (``hybrid``: the server adapter uses the same helpers), and the engine supplies
-IDF at query time. ``search(..., text=...)`` runs both as prefetches and fuses them with RRF.
+IDF at query time. ``search(..., text=...)`` runs both and fuses them with RRF (``hybrid.fuse``).
 
 The edge API is synchronous, so every call runs in ``asyncio.to_thread``. A shard is opened once per
 process (its WAL holds a file lock; a second open fails), and each shard has one ``threading.Lock``
@@ -36,17 +36,17 @@ from services.stores.hybrid import (
     DENSE_VECTOR,
     INDEXED_KEYS,
     LAYOUT,
-    RRF_K,
     SPARSE_VECTOR,
     TENANT_KEY,
     CollectionNotFoundError,
     check_name,
+    fuse,
     is_valid_name,
     point_id,
-    prefetch_limit,
     require_filter,
     sparse_document,
     sparse_query,
+    window,
 )
 from services.stores.ports import Filter, VectorHit, VectorPoint
 
@@ -69,6 +69,11 @@ def _edge_filter(must: Filter | None, must_not: Filter | None = None) -> qe.Filt
         must=[condition(key, value) for key, value in (must or {}).items()],
         must_not=[condition(key, value) for key, value in (must_not or {}).items()],
     )
+
+
+def _hit(point: qe.ScoredPoint) -> VectorHit:
+    payload = point.payload or {}
+    return VectorHit(chunk_id=str(payload.get("chunk_id", point.id)), score=point.score, payload=payload)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -131,32 +136,26 @@ class EdgeVectorIndex:
         must: Filter,
         text: str | None = None,
     ) -> list[VectorHit]:
-        """Dense cosine search; with ``text``, dense + BM25 prefetches fused by RRF (fused scores)."""
+        """Dense cosine search; with ``text``, dense and BM25 hits fused (``hybrid.fuse``)."""
         edge_filter = _edge_filter(must)
         sparse = sparse_query(text) if text is not None else None
 
-        def search(shard: _Shard) -> list[qe.ScoredPoint]:
+        def search(shard: _Shard) -> list[list[qe.ScoredPoint]]:
             dense = qe.Query.Nearest(self._vector(vector, shard.size), using=DENSE_VECTOR)
             if text is None:
                 request = qe.QueryRequest(limit=limit, query=dense, filter=edge_filter, with_payload=True)
-                return shard.shard.query(request)
-            depth = prefetch_limit(limit)
-            prefetches = [qe.Prefetch(limit=depth, query=dense, filter=edge_filter)]
+                return [shard.shard.query(request)]
+            read = window(limit)
+            queries = [dense]
             if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
-                query = qe.Query.Nearest(sparse, using=SPARSE_VECTOR)
-                prefetches.append(qe.Prefetch(limit=depth, query=query, filter=edge_filter))
-            # The 0.9 stubs type ``query`` as ``Fusion`` but the runtime value is the nested ``Fusion.Rrf``.
-            fusion: Any = qe.Fusion.Rrf(k=RRF_K)
-            request = qe.QueryRequest(limit=limit, query=fusion, prefetches=prefetches, with_payload=True)
-            return shard.shard.query(request)
+                queries.append(qe.Query.Nearest(sparse, using=SPARSE_VECTOR))
+            return [
+                shard.shard.query(qe.QueryRequest(limit=read, query=q, filter=edge_filter, with_payload=True))
+                for q in queries
+            ]
 
-        scored = await self._run(collection, search)
-        return [
-            VectorHit(
-                chunk_id=str((p.payload or {}).get("chunk_id", p.id)), score=p.score, payload=p.payload or {}
-            )
-            for p in scored
-        ]
+        lists = [[_hit(p) for p in scored] for scored in await self._run(collection, search)]
+        return lists[0] if text is None else fuse(lists, limit)
 
     async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int:
         request = qe.CountRequest(exact=True, filter=_edge_filter(must, must_not))

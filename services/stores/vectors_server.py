@@ -3,7 +3,7 @@
 Production passes ``url``; ``location=":memory:"`` runs qdrant-client's local mode (pure Python, for
 tests). Semantics match :mod:`services.stores.vectors_edge`: same point ids, the same named dense
 vector (cosine) and BM25 sparse vector (IDF modifier, document/query vectors computed client-side by
-the edge module's ``qdrant_edge.Bm25`` helpers), the same RRF constant for hybrid search, exact keyword
+the ``hybrid`` module's ``qdrant_edge.Bm25`` helpers), the same fusion for hybrid search, exact keyword
 filters, aliases in the server's own alias table (the server resolves them in every call), and
 ``CollectionNotFoundError`` for unknown names.
 """
@@ -22,16 +22,16 @@ from services.stores.hybrid import (
     DENSE_VECTOR,
     INDEXED_KEYS,
     LAYOUT,
-    RRF_K,
     SPARSE_VECTOR,
     TENANT_KEY,
     CollectionNotFoundError,
     check_name,
+    fuse,
     point_id,
-    prefetch_limit,
     require_filter,
     sparse_document,
     sparse_query,
+    window,
 )
 from services.stores.ports import Filter, VectorHit, VectorPoint
 
@@ -41,6 +41,11 @@ _LOCAL_NOT_FOUND = re.compile(r"^Collection .+ not found$")
 
 def _sparse(vector: qe.SparseVector | None) -> models.SparseVector | None:
     return None if vector is None else models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def _hit(point: models.ScoredPoint) -> VectorHit:
+    payload = point.payload or {}
+    return VectorHit(chunk_id=str(payload.get("chunk_id", point.id)), score=point.score, payload=payload)
 
 
 def _server_filter(must: Filter | None, must_not: Filter | None = None) -> models.Filter | None:
@@ -168,7 +173,7 @@ class ServerVectorIndex:
         must: Filter,
         text: str | None = None,
     ) -> list[VectorHit]:
-        """Dense cosine search; with ``text``, dense + BM25 prefetches fused by RRF (fused scores)."""
+        """Dense cosine search; with ``text``, dense and BM25 hits fused (``hybrid.fuse``)."""
         dense = [float(x) for x in vector]
         query_filter = _server_filter(must)
         async with _collection_errors(collection):
@@ -182,30 +187,27 @@ class ServerVectorIndex:
                     with_payload=True,
                 )
             else:
-                depth = prefetch_limit(limit)
-                prefetch = [
-                    models.Prefetch(query=dense, using=DENSE_VECTOR, filter=query_filter, limit=depth)
+                read = window(limit)
+                requests = [
+                    models.QueryRequest(
+                        query=dense, using=DENSE_VECTOR, filter=query_filter, limit=read, with_payload=True
+                    )
                 ]
                 sparse = _sparse(sparse_query(text))
                 if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
-                    prefetch.append(
-                        models.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=query_filter, limit=depth)
+                    requests.append(
+                        models.QueryRequest(
+                            query=sparse,
+                            using=SPARSE_VECTOR,
+                            filter=query_filter,
+                            limit=read,
+                            with_payload=True,
+                        )
                     )
-                # RrfQuery (explicit k, Qdrant server >= 1.16) rather than FusionQuery(RRF), so the
-                # constant is pinned to the edge adapter's; local mode implements it too.
-                response = await self._client.query_points(
-                    collection,
-                    prefetch=prefetch,
-                    query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                    limit=limit,
-                    with_payload=True,
-                )
-        return [
-            VectorHit(
-                chunk_id=str((p.payload or {}).get("chunk_id", p.id)), score=p.score, payload=p.payload or {}
-            )
-            for p in response.points
-        ]
+                # both lists in one round trip, fused here as the edge adapter fuses (hybrid.fuse)
+                responses = await self._client.query_batch_points(collection, requests)
+                return fuse([[_hit(p) for p in r.points] for r in responses], limit)
+        return [_hit(p) for p in response.points]
 
     async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int:
         async with _collection_errors(collection):
