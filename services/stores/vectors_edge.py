@@ -44,6 +44,7 @@ from services.stores.hybrid import (
     is_valid_name,
     point_id,
     require_filter,
+    settle,
     sparse_document,
     sparse_query,
     window,
@@ -140,22 +141,24 @@ class EdgeVectorIndex:
         edge_filter = _edge_filter(must)
         sparse = sparse_query(text) if text is not None else None
 
-        def search(shard: _Shard) -> list[list[qe.ScoredPoint]]:
+        def search(shard: _Shard) -> list[VectorHit]:
             dense = qe.Query.Nearest(self._vector(vector, shard.size), using=DENSE_VECTOR)
             if text is None:
                 request = qe.QueryRequest(limit=limit, query=dense, filter=edge_filter, with_payload=True)
-                return [shard.shard.query(request)]
-            read = window(limit)
+                return [_hit(p) for p in shard.shard.query(request)]
             queries = [dense]
             if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
                 queries.append(qe.Query.Nearest(sparse, using=SPARSE_VECTOR))
-            return [
-                shard.shard.query(qe.QueryRequest(limit=read, query=q, filter=edge_filter, with_payload=True))
-                for q in queries
-            ]
+            # Both lists in one planned pass, without payloads; then the winners' payloads alone.
+            batch = [qe.QueryRequest(limit=window(limit), query=q, filter=edge_filter, with_payload=False)
+                     for q in queries]  # fmt: skip
+            lists = shard.shard.query_batch(qe.QueryBatchRequest(batch))
+            ids = {str(point.id): point.id for scored in lists for point in scored}
+            fused = fuse([[(str(p.id), p.score) for p in scored] for scored in lists], limit)
+            records = shard.shard.retrieve([ids[p] for p, _ in fused], with_payload=True, with_vector=False)
+            return settle(fused, {str(r.id): r.payload or {} for r in records}, limit)
 
-        lists = [[_hit(p) for p in scored] for scored in await self._run(collection, search)]
-        return lists[0] if text is None else fuse(lists, limit)
+        return await self._run(collection, search)
 
     async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int:
         request = qe.CountRequest(exact=True, filter=_edge_filter(must, must_not))

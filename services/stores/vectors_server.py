@@ -29,6 +29,7 @@ from services.stores.hybrid import (
     fuse,
     point_id,
     require_filter,
+    settle,
     sparse_document,
     sparse_query,
     window,
@@ -188,25 +189,22 @@ class ServerVectorIndex:
                 )
             else:
                 read = window(limit)
-                requests = [
-                    models.QueryRequest(
-                        query=dense, using=DENSE_VECTOR, filter=query_filter, limit=read, with_payload=True
-                    )
-                ]
+                queries: list[tuple[list[float] | models.SparseVector, str]] = [(dense, DENSE_VECTOR)]
                 sparse = _sparse(sparse_query(text))
                 if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
-                    requests.append(
-                        models.QueryRequest(
-                            query=sparse,
-                            using=SPARSE_VECTOR,
-                            filter=query_filter,
-                            limit=read,
-                            with_payload=True,
-                        )
+                    queries.append((sparse, SPARSE_VECTOR))
+                requests = [
+                    models.QueryRequest(
+                        query=q, using=using, filter=query_filter, limit=read, with_payload=False
                     )
-                # both lists in one round trip, fused here as the edge adapter fuses (hybrid.fuse)
+                    for q, using in queries
+                ]
+                # both lists in one round trip, fused here as the edge adapter fuses (hybrid.fuse),
+                # then the winners' payloads in a second
                 responses = await self._client.query_batch_points(collection, requests)
-                return fuse([[_hit(p) for p in r.points] for r in responses], limit)
+                fused = fuse([[(str(p.id), p.score) for p in r.points] for r in responses], limit)
+                records = await self._client.retrieve(collection, [p for p, _ in fused], with_payload=True)
+                return settle(fused, {str(r.id): r.payload or {} for r in records}, limit)
         return [_hit(p) for p in response.points]
 
     async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int:
