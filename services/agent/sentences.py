@@ -32,7 +32,11 @@ CONTINUES = re.compile(
 LEANS = re.compile(CONTINUES.pattern + r"|^(?:[\w,-]+\s+){1,4}(?:its|their)\b", re.I)
 NAMED = re.compile(r"\b[A-Z][\w-]*|(?<![\w.-])(?=[\w.-]*[\d_.])[A-Za-z][\w.-]*[A-Za-z0-9]")
 # Identifiers: a token with a digit, or dotted/underscored names (KX-014, 2022, 5.0, fernlight.configure).
-IDENTIFIER = re.compile(r"(?<![\w.-])(?=[\w.-]*[\d._])[A-Za-z0-9][\w.-]*[A-Za-z0-9]|(?<![\w.])\d(?![\w.])")
+# The dot or underscore must join two parts: a word before a sentence's full stop is no identifier (it
+# was: "I left my phone on the train. How quickly ..." asked the passages for "train").
+IDENTIFIER = re.compile(
+    r"(?<![\w.-])(?=[\w.-]*(?:\d|[._]\w))[A-Za-z0-9][\w.-]*[A-Za-z0-9]|(?<![\w.])\d(?![\w.])"
+)
 NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
 
 

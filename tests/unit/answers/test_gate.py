@@ -20,6 +20,27 @@ async def test_an_identifier_the_passages_never_name_is_not_answered(answerer: S
     assert "March 2024" in await answer(answerer, "When was Fernlight 4.1 released?", passages)
 
 
+async def test_a_word_before_a_full_stop_is_no_identifier(answerer: SentenceAnswerer) -> None:
+    """A question of two sentences asked the passages for the last word of its first ("caregiver.",
+    read as a dotted name) and was refused (held-out 3: r002, session 14)."""
+    question = (
+        "My partner is having a baby and I'm not the main caregiver. How much fully paid time off do I get?"
+    )
+    assert identifiers(question) == set()
+    assert identifiers("Drop Python 3.7 support. Use fernlight.configure() and KX-014.") == {
+        "3.7",
+        "fernlight.configure",
+        "kx-014",
+    }
+    parental = (
+        "The primary carer of a new child, by birth or adoption, receives 20 weeks of parental leave at full "
+        "pay. The secondary carer receives 6 weeks at full pay, which may be taken in up to three blocks "
+        "within the first year. Parents may request a further period of unpaid leave of up to six months."
+    )
+    found = await answer(answerer, question, [passage(parental, "Leave policy", "Parental leave")])
+    assert "6 weeks" in found
+
+
 async def test_an_acronym_the_passages_never_name_is_not_answered(answerer: SentenceAnswerer) -> None:
     """The page's introduction was quoted for "GPU acceleration", which the page never mentions
     (session 12: the bundled set's q065)."""
