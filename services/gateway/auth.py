@@ -13,8 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from websockets.http11 import Request
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "tenant", "exp", "iat")
@@ -86,3 +88,14 @@ def verify(token: str | None, secret: str, leeway_s: float = 5.0) -> Principal:
     if not isinstance(tenant, str) or not tenant or not isinstance(user, str) or not user:
         raise MissingClaims("token claims 'tenant' and 'sub' must be non-empty strings")
     return Principal(tenant=tenant, user=user, operator=claims.get("ops") is True)
+
+
+def bearer(request: Request) -> str | None:
+    """The token of a websocket upgrade: ``?token=`` (what a browser can send) or ``Authorization:
+    Bearer``."""
+    token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
+    if token:
+        return token
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

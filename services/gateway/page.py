@@ -1,5 +1,6 @@
 """The web chat page the gateway serves over plain HTTP on its own port: ``/`` is ``static/index.html``,
-``/static/<name>`` the files beside it (a fixed set, read once; no directory walking, no build step).
+``/static/<name>`` the files beside it (a fixed set, read once; no directory walking, no build step);
+and the probes beside it (``/healthz``, ``/readyz``, ``/metrics``).
 
 The page talks to the same gateway over ``/ws`` with the protocol in docs/gateway-protocol.md.
 """
@@ -11,6 +12,8 @@ from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -67,3 +70,20 @@ def page_response(path: str) -> Response | None:
     if body is None:
         return _response(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
     return _response(HTTPStatus.OK, body, _TYPES[Path(name).suffix])
+
+
+def probe_response(conn: ServerConnection, path: str, ready: bool) -> Response | None:
+    """Liveness, readiness (``ready``: the gateway has started) and Prometheus metrics; None for other
+    paths."""
+    if path == "/healthz":
+        return conn.respond(HTTPStatus.OK, "ok\n")
+    if path == "/readyz":
+        if ready:
+            return conn.respond(HTTPStatus.OK, "ready\n")
+        return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "not ready\n")
+    if path == "/metrics":
+        response = conn.respond(HTTPStatus.OK, generate_latest().decode())
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+    return None

@@ -13,7 +13,7 @@ sockets, the request logs and the dispatch of reply events.
 
 A request whose agent stays silent for ``request_timeout_s`` is ended by the gateway with an error
 event (``agent_timeout``). Prometheus metrics (sockets, requests by outcome, time to first token and to
-final, rate-limited asks) are served at ``GET /metrics`` on the websocket port.
+final, rate-limited asks) are served at ``GET /metrics`` on the websocket port (``page.probe_response``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ import contextlib
 import time
 import weakref
 from collections import Counter, OrderedDict
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -37,7 +35,7 @@ from websockets.http11 import Request, Response
 from services.common.codec import Codec, make_codec
 from services.common.messages import ReplyEvent
 from services.gateway import handlers
-from services.gateway.auth import AuthError, Principal, verify
+from services.gateway.auth import AuthError, Principal, bearer, verify
 from services.gateway.config import GatewayConfig
 from services.gateway.feedback import Answered, FeedbackBook
 from services.gateway.follow import RequestRegistry
@@ -48,7 +46,7 @@ from services.gateway.metrics import (
     TIME_TO_FINAL,
     TIME_TO_FIRST_TOKEN,
 )
-from services.gateway.page import is_websocket, page_response
+from services.gateway.page import is_websocket, page_response, probe_response
 from services.gateway.protocol import (
     Ask,
     Error,
@@ -72,15 +70,6 @@ log = structlog.get_logger("gateway")
 CLOSE_TRY_AGAIN_LATER = 1013  # the socket's send queue overflowed: reconnect and resume
 CLOSE_GOING_AWAY = 1001
 CLOSE_TOO_MANY_SOCKETS = 4429  # this user already holds max_sockets_per_user sockets on this instance
-
-
-def _bearer(request: Request) -> str | None:
-    token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
-    if token:
-        return token
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
 
 
 class Gateway:
@@ -322,21 +311,12 @@ class Gateway:
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
-        if path == "/healthz":
-            return conn.respond(HTTPStatus.OK, "ok\n")
-        if path == "/readyz":
-            if self.ready:
-                return conn.respond(HTTPStatus.OK, "ready\n")
-            return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "not ready\n")
-        if path == "/metrics":
-            response = conn.respond(HTTPStatus.OK, generate_latest().decode())
-            del response.headers["Content-Type"]
-            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-            return response
+        if (probe := probe_response(conn, path, self.ready)) is not None:
+            return probe  # /healthz, /readyz, /metrics
         if not is_websocket(request) and (page := page_response(path)) is not None:
             return page  # the web chat (GET / and /static/...)
         try:
-            self._auth[conn] = verify(_bearer(request), self._secret)
+            self._auth[conn] = verify(bearer(request), self._secret)
         except AuthError as exc:
             self._auth[conn] = exc  # accepted, then closed with exc.close_code (browsers see the code)
         return None
