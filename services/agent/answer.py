@@ -32,7 +32,9 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import ClassVar
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -89,6 +91,11 @@ def lexical_answer(
         if len(chosen) == max_sentences:
             break
     return cite(chosen, passages)
+
+
+def file_words(uri: str) -> str:
+    """The words of a document's file name ("file:///docs/fernlight-cli.txt": "fernlight cli")."""
+    return re.sub(r"[-_.]+", " ", PurePosixPath(unquote(uri.split("?")[0].split("#")[0])).stem)
 
 
 @dataclass
@@ -217,8 +224,10 @@ class SentenceAnswerer:
         """Whether every identifier the question names appears in the retrieved passages: asked about
         ``KX-023`` or ``Fernlight 5.0``, passages about KX-013 and 4.1 do not answer; asked about a
         ``GPU``, passages that never say it, nor "graphics processing unit", do not either; asked about
-        the Data Science team, passages that never name it do not."""
-        text = " ".join(f"{p.title} {p.section or ''} {p.text}" for p in passages)
+        the Data Science team, passages that never name it do not. A document's file name counts as
+        its words: the fernlight CLI is what ``fernlight-cli.txt`` is about though its text says
+        "command-line tool"."""
+        text = " ".join(f"{p.title} {file_words(p.source_uri)} {p.section or ''} {p.text}" for p in passages)
         # an acronym is a name too ("GPU acceleration" is not answered by pages that never say GPU)
         if not all(spelled_out(a, text) for a in acronyms(query)):
             return False

@@ -61,6 +61,24 @@ async def test_an_acronym_the_passages_never_name_is_not_answered(answerer: Sent
     assert "use_accelerator" in await answer(answerer, question, found)
 
 
+async def test_a_documents_file_name_names_what_it_is_about(answerer: SentenceAnswerer) -> None:
+    """The fernlight CLI's page says "command-line tool", never "CLI": its file name, fernlight-cli.txt,
+    does (held-out 2: n006, refused by the acronym rule until session 14)."""
+    question = (
+        "If a Fernlight pipeline does not name a store, where does the fernlight CLI keep checkpoints "
+        "by default (FERNLIGHT_HOME)?"
+    )
+    environment = (
+        "ENVIRONMENT\n    FERNLIGHT_HOME   where checkpoints are kept when a pipeline does not name a store\n"
+        "                     (default: ~/.fernlight)\n"
+        "    FERNLIGHT_LOG    the log level: debug, info, warning or error (default: info)"
+    )
+    cli = passage(environment, "FERNLIGHT COMMAND-LINE TOOL")
+    assert await answer(answerer, question, [cli]) == DONT_KNOW  # file:///docs/FERNLIGHT COMMAND-LINE TOOL.md
+    named = cli.model_copy(update={"source_uri": "golden://fernlight-cli.txt"})
+    assert "~/.fernlight" in await answer(answerer, question, [named])
+
+
 async def test_a_yes_no_question_is_answered_only_by_what_names_its_thing(answerer: SentenceAnswerer) -> None:
     """ "Is there car parking at the Rotterdam office?" was answered with the office's manager, and "Does
     Hollowquay give employees a company car?" with the travel policy's scope (session 12: q066, q063).
