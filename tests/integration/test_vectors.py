@@ -397,3 +397,30 @@ async def test_collection_of_the_old_single_vector_layout_is_refused(
         )
     with pytest.raises(ValueError, match="older ragstream layout"):
         await index.ensure_collection("old_v1", DIM)
+
+
+async def test_hybrid_search_ranks_equal_scores_the_same_whatever_the_insertion_order(
+    index: VectorIndex,
+) -> None:
+    """Twelve chunks hold the query's words alike (equal BM25 scores) and equal vectors: two
+    collections holding them inserted in opposite orders return the same hits, scores and order.
+    The engine's own fusion ranked such ties in the order it met them (services/stores/hybrid.py)."""
+    text = "The retention of raw logs is thirty days."
+    vec = vectors(1, seed=31)[0].tolist()
+    points = [
+        VectorPoint(
+            f"t{i:02d}",
+            vec,
+            {"tenant": "a", "text": text, "source_uri": f"golden://doc-{i:02d}.md", "ordinal": 0},
+        )
+        for i in range(12)
+    ]
+    results = []
+    for name, ordered in (("ties_v1", points), ("ties_v2", points[::-1])):
+        await index.ensure_collection(name, DIM)
+        for point in ordered:  # one upsert each: the engine meets them in this order
+            await index.upsert(name, [point])
+        hits = await index.search(name, vec, 5, {"tenant": "a"}, text="raw logs retention")
+        results.append([(h.chunk_id, round(h.score, 6)) for h in hits])
+    assert results[0] == results[1]
+    assert [c for c, _ in results[0]] == ["t00", "t01", "t02", "t03", "t04"]  # document order
