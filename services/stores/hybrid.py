@@ -74,12 +74,15 @@ def settle(
 ) -> list[VectorHit]:
     """The fused hits with their payloads, best first, equal fused scores in document order (source
     URI, ordinal), then chunk id, cut at ``limit``."""
-    hits = [
-        VectorHit(str(payloads.get(p, {}).get("chunk_id", p)), score, payloads.get(p, {}))
-        for p, score in fused
-    ]
+    hits = [hit(p, score, payloads.get(p)) for p, score in fused]
     hits.sort(key=lambda h: (-round(h.score, 9), _place(h.payload), h.chunk_id))
     return hits[:limit]
+
+
+def hit(point: object, score: float, payload: Mapping[str, Any] | None) -> VectorHit:
+    """A search hit, named by the chunk id its payload records (the point id when it has none)."""
+    payload = payload or {}
+    return VectorHit(str(payload.get("chunk_id", point)), score, payload)
 
 
 def _ranked(hits: Sequence[tuple[str, float]], depth: int, read: int) -> list[tuple[str, int]]:

@@ -41,6 +41,7 @@ from services.stores.hybrid import (
     CollectionNotFoundError,
     check_name,
     fuse,
+    hit,
     is_valid_name,
     point_id,
     require_filter,
@@ -70,11 +71,6 @@ def _edge_filter(must: Filter | None, must_not: Filter | None = None) -> qe.Filt
         must=[condition(key, value) for key, value in (must or {}).items()],
         must_not=[condition(key, value) for key, value in (must_not or {}).items()],
     )
-
-
-def _hit(point: qe.ScoredPoint) -> VectorHit:
-    payload = point.payload or {}
-    return VectorHit(chunk_id=str(payload.get("chunk_id", point.id)), score=point.score, payload=payload)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -145,7 +141,7 @@ class EdgeVectorIndex:
             dense = qe.Query.Nearest(self._vector(vector, shard.size), using=DENSE_VECTOR)
             if text is None:
                 request = qe.QueryRequest(limit=limit, query=dense, filter=edge_filter, with_payload=True)
-                return [_hit(p) for p in shard.shard.query(request)]
+                return [hit(p.id, p.score, p.payload) for p in shard.shard.query(request)]
             queries = [dense]
             if sparse is not None:  # a text of stopwords only: RRF over the dense list alone
                 queries.append(qe.Query.Nearest(sparse, using=SPARSE_VECTOR))

@@ -27,6 +27,7 @@ from services.stores.hybrid import (
     CollectionNotFoundError,
     check_name,
     fuse,
+    hit,
     point_id,
     require_filter,
     settle,
@@ -42,11 +43,6 @@ _LOCAL_NOT_FOUND = re.compile(r"^Collection .+ not found$")
 
 def _sparse(vector: qe.SparseVector | None) -> models.SparseVector | None:
     return None if vector is None else models.SparseVector(indices=vector.indices, values=vector.values)
-
-
-def _hit(point: models.ScoredPoint) -> VectorHit:
-    payload = point.payload or {}
-    return VectorHit(chunk_id=str(payload.get("chunk_id", point.id)), score=point.score, payload=payload)
 
 
 def _server_filter(must: Filter | None, must_not: Filter | None = None) -> models.Filter | None:
@@ -205,7 +201,7 @@ class ServerVectorIndex:
                 fused = fuse([[(str(p.id), p.score) for p in r.points] for r in responses], limit)
                 records = await self._client.retrieve(collection, [p for p, _ in fused], with_payload=True)
                 return settle(fused, {str(r.id): r.payload or {} for r in records}, limit)
-        return [_hit(p) for p in response.points]
+        return [hit(p.id, p.score, p.payload) for p in response.points]
 
     async def count(self, collection: str, must: Filter, must_not: Filter | None = None) -> int:
         async with _collection_errors(collection):
