@@ -93,3 +93,15 @@ def _replace(question: str, match: re.Match[str], name: str) -> str:
         pronoun == "her" and following is not None and following.group(1).lower() not in NOT_A_NOUN
     )
     return question[: match.start()] + (f"{name}'s" if possessive else name) + question[match.end() :]
+
+
+# Words that stand for something said before: a question holding one after a conversation asks
+# about whatever it refers to, which the same words in another conversation do not.
+_REFERRING = "it its this that these those they them their theirs he him his she her hers there here"
+_REFERS = frozenset(_REFERRING.split())
+
+
+def stands_alone(question: str, follows_a_conversation: bool) -> bool:
+    """Whether ``question`` means the same whoever asks it: asked first, or with every pronoun
+    resolved. "How much does that cost?" after the KX-012 and after the KX-013 are two questions."""
+    return not follows_a_conversation or not _REFERS & {w.lower() for w in re.findall(r"[A-Za-z]+", question)}

@@ -24,8 +24,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from services.agent.answer import Answerer, lexical_answer
-from services.agent.followup import Referent, rewrite
+from services.agent.followup import Referent, rewrite, stands_alone
 from services.agent.llm_steps import (
+    CITED,
     DIRECT_PROMPT,
     HYDE_PROMPT,
     Calculator,
@@ -70,7 +71,9 @@ class AgentDeps:
     # What a text names that a pronoun may stand for (services/agent/followup.py), in order.
     referents: Callable[[str], list[Referent]]
     memory: Any = None  # a ChatMemory: history for rewriting when the client sends none; turns stored
-    cache: Any = None  # an AnswerCache: lookup(tenant, query) / store(tenant, query, answer, citations)
+    # an AnswerCache: version(tenant), lookup(tenant, version, query), store(tenant, version, query, answer,
+    # citations)
+    cache: Any = None
     top_k: int = 5
     llm: Any = None  # a ChatModel (services/models/llm.py); None = deterministic planner, extractive answers
     graph_search: Callable[[str, str], Awaitable[list[str]]] | None = None  # (text, tenant) → fact lines
@@ -123,10 +126,11 @@ def after_hop(first: Sequence[Passage], second: Sequence[Passage], keep: int = 2
 # ---------------------------------------------------------------------------------------- nodes
 async def _stream_llm(
     deps: AgentDeps, emit: Emit, messages: list[dict[str, str]], fallback: str | None
-) -> tuple[str, bool]:
-    """Stream the model's reply as tokens; (text, True) once anything was sent. A failure before the
-    first token returns (fallback or "", False) so the caller answers without the model; a failure
-    mid-answer keeps what was sent and says the rest is missing."""
+) -> tuple[str, bool, bool]:
+    """Stream the model's reply as tokens: (text, streamed, whole). ``streamed`` once anything was
+    sent; a failure before the first token returns (fallback or "", False, False) so the caller
+    answers without the model; a failure mid-answer keeps what was sent, says the rest is missing
+    and is not ``whole``."""
     parts: list[str] = []
     try:
         async for piece in deps.llm.stream(messages, max_tokens=deps.max_tokens):
@@ -135,13 +139,14 @@ async def _stream_llm(
     except Exception as exc:
         log.warning("llm answer failed", error=f"{type(exc).__name__}: {exc}"[:300], sent=len(parts))
         if not parts:
-            return fallback or "", False
+            return fallback or "", False, False
         note = " [the answer was cut: the language model stopped]"
         parts.append(note)
         await _send(emit, {"type": "token", "text": note})
+        return "".join(parts), True, False
     if not parts:
-        return fallback or "", False
-    return "".join(parts), True
+        return fallback or "", False, False
+    return "".join(parts), True, True
 
 
 def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
@@ -167,8 +172,10 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             except Exception as exc:  # the model is an improvement, never a dependency
                 log.warning("llm plan failed; rules decide", error=f"{type(exc).__name__}: {exc}"[:300])
         goto = ROUTE[action]
-        if action == "RETRIEVE" and deps.cache is not None:
-            hit = await deps.cache.lookup(state.tenant, query)
+        version = ""
+        if action == "RETRIEVE" and deps.cache is not None and stands_alone(query, bool(history)):
+            version = await deps.cache.version(state.tenant)
+            hit = await deps.cache.lookup(state.tenant, version, query) if version else None
             if hit is not None:
                 citations = [Citation.model_validate(c) for c in hit.citations]
                 return Command(
@@ -188,6 +195,7 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             "action": action,
             "tool": tool,
             "tool_input": tool_input,
+            "cache_version": version,
             "steps": [*state.steps, "plan"],
         }
         return Command(goto=goto, update=update)
@@ -267,12 +275,13 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
                 history = history_messages([(t.role, t.content) for t in state.history])
                 messages = [{"role": "system", "content": DIRECT_PROMPT}, *history]
                 messages.append({"role": "user", "content": state.question})
-                answer, streamed = await _stream_llm(deps, emit, messages, answer)
+                answer, streamed, _ = await _stream_llm(deps, emit, messages, answer)
         elif state.action == "TOOL":
             answer = tool_answer(state)
         elif state.cached:
             answer, citations = state.answer, list(state.citations)
         else:
+            cacheable = True
             if deps.answer is not None:
                 answer, citations = await deps.answer(query, state.passages)
             else:
@@ -281,12 +290,15 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
             # asked to answer from passages that share nothing with the question.
             if deps.llm is not None and citations:
                 messages = answer_messages(query, state.passages, state.facts)
-                generated, streamed = await _stream_llm(deps, emit, messages, None)
+                generated, streamed, whole = await _stream_llm(deps, emit, messages, None)
                 if streamed:
                     answer, citations = generated, llm_citations(generated, state.passages)
-            if citations and deps.cache is not None:
+                    # a model's answer is kept only whole and citing what it says ([n]): one cut off,
+                    # or citing every passage because it marked none, is no answer to serve again
+                    cacheable = whole and bool(CITED.search(generated))
+            if citations and cacheable and state.cache_version and deps.cache is not None:
                 dumped = [c.model_dump() for c in citations]
-                await deps.cache.store(state.tenant, query, answer, dumped)
+                await deps.cache.store(state.tenant, state.cache_version, query, answer, dumped)
         if not streamed:
             for piece in tokens(answer, WORDS_PER_PIECE):
                 await _send(emit, {"type": "token", "text": piece})

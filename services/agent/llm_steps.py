@@ -36,8 +36,8 @@ HYDE_PROMPT = (
 )
 ANSWER_PROMPT = (
     "Answer the question using only the numbered passages. Cite every claim with the number of its "
-    "passage in square brackets, like [1]. If the passages do not answer the question, say that you "
-    "do not know. Be brief."
+    "passage in square brackets, like [1]. If the passages do not answer the question, answer only "
+    '"I don\'t know." Be brief.'
 )
 CITED = re.compile(r"\[(\d{1,2})\]")
 DIRECT_PROMPT = "You are a friendly assistant for questions about company documents. Reply briefly."

@@ -23,7 +23,7 @@ from services.models.http import ModelUnavailable
 from services.models.llm import ChatModel
 from services.models.reranker import Reranker
 from services.retrieve.search import graph_facts, search
-from services.stores.cache import CachedAnswer, SemanticCache
+from services.stores.cache import CachedAnswer, SemanticCache, collection_of
 from services.stores.hybrid import keywords
 from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
@@ -34,7 +34,9 @@ log = structlog.get_logger("ragstream.agent")
 class AnswerCache:
     """The semantic cache as the agent sees it: scoped to the tenant and to the index version the
     alias currently serves, and served only while every chunk the answer cites is still indexed
-    (the epoch bump on ``docs.indexed`` is asynchronous: this closes the window before it lands)."""
+    (the epoch bump on ``docs.indexed`` is asynchronous: this closes the window before it lands).
+    The plan step reads the ``version`` once, looks up under it and carries it in the state; respond
+    stores under that same version, so an answer computed while the content changed is never read."""
 
     def __init__(self, cache: SemanticCache, embedder: Embedder, vectors: VectorIndex, alias: str) -> None:
         self.cache = cache
@@ -42,11 +44,17 @@ class AnswerCache:
         self.vectors = vectors
         self.alias = alias
 
-    async def _key(self, tenant: str, query: str) -> tuple[str, list[float], str]:
-        collection = await self.vectors.resolve(self.alias)
-        version = await self.cache.version(tenant, collection)
+    async def version(self, tenant: str) -> str:
+        """The version to look up and store under; "" (no caching) while Redis is out."""
+        try:
+            return await self.cache.version(tenant, await self.vectors.resolve(self.alias))
+        except RedisError as exc:  # the cache is an optimisation: a miss, never a failed answer
+            log.warning("answer cache unavailable", error=str(exc))
+            return ""
+
+    async def _vector(self, query: str) -> list[float]:
         [vector] = await self.embedder.embed([query], interactive=True)
-        return version, vector, collection or ""
+        return vector
 
     async def _live(self, tenant: str, citations: list[dict[str, Any]]) -> bool:
         for citation in citations:
@@ -55,22 +63,22 @@ class AnswerCache:
                 return False
         return True
 
-    async def lookup(self, tenant: str, query: str) -> CachedAnswer | None:
+    async def lookup(self, tenant: str, version: str, query: str) -> CachedAnswer | None:
         try:
-            version, vector, collection = await self._key(tenant, query)
-            hit = await self.cache.get(tenant, version, query, vector)
+            hit = await self.cache.get(tenant, version, query, await self._vector(query))
             if hit is not None and not await self._live(tenant, hit.citations):
                 await self.cache.forget(tenant, version, hit.question)
                 return None
-            return None if hit is None else dataclasses.replace(hit, index_version=collection)
-        except RedisError as exc:  # the cache is an optimisation: a miss, never a failed answer
+            return None if hit is None else dataclasses.replace(hit, index_version=collection_of(version))
+        except RedisError as exc:
             log.warning("answer cache unavailable", error=str(exc))
             return None
 
-    async def store(self, tenant: str, query: str, answer: str, citations: list[dict[str, Any]]) -> None:
+    async def store(
+        self, tenant: str, version: str, query: str, answer: str, citations: list[dict[str, Any]]
+    ) -> None:
         try:
-            version, vector, _ = await self._key(tenant, query)
-            await self.cache.put(tenant, version, vector, query, answer, citations)
+            await self.cache.put(tenant, version, await self._vector(query), query, answer, citations)
         except RedisError as exc:
             log.warning("answer cache unavailable", error=str(exc))
 

@@ -69,6 +69,7 @@ class AgentState(AvroRecord):
     seq: int = 0
     cached: bool = False
     index_version: str = ""
+    cache_version: str = ""
 
 
 Rating = Literal["UP", "DOWN"]

@@ -1,17 +1,23 @@
 """A tenant-scoped semantic answer cache in Redis that never answers a different question.
 
-An entry is (question, its key terms, query vector, answer, citations) under
-``<prefix>sc:<tenant>:<version>``. The prefix names the deployment (``Settings.deployment_id``),
+An entry is (question, its key terms, query vector, answer, citations, when it was stored) under
+``<prefix>sc2:<tenant>:<version>``. The prefix names the deployment (``Settings.deployment_id``),
 so two stacks sharing one Redis never read each other's answers; the version names the index
 version (the collection behind the alias) plus the tenant's content epoch. A reindex swaps the
 collection and every document indexed or deleted bumps the epoch (see ``CacheInvalidator``), so
 a cached answer never outlives the data it was built from: old entries are never read again and
-expire with their TTL.
+expire with their TTL. The agent stores an answer under the version it read *before* retrieving,
+so an answer computed while a document was being indexed lands under the old epoch, unread.
 
 A lookup hits in two tiers, both of which must ask *the same thing*:
-1. the same question after normalisation (case, Unicode form, spacing, trailing punctuation);
-2. a question whose key terms (every content word: identifiers, numbers, names, negations) are
-   exactly the stored question's, and whose embedding is within ``threshold`` cosine of it.
+1. the same question after normalisation (spacing, Unicode composition, the case of ordinary words,
+   a closing question mark or full stop): "10 Mb" is not "10 MB", "ls -S" not "ls -s", "IT" not
+   "it", "5!" not "5";
+2. a question whose key terms are the stored question's, in the same order, and whose embedding is
+   within ``threshold`` cosine of it. Key terms are every word but articles, politeness and the
+   present tense's helpers ("What's the price of X?", "Tell me the price of X"): who/when/why,
+   prepositions, negations, numbers, signs and units all stay, so "from Paris to Lyon" is not
+   "from Lyon to Paris" and "over 40" not "under 40".
 Cosine alone is not enough: "the price of item 011" and "the price of item 012" embed at ~0.98.
 """
 
@@ -21,6 +27,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -28,34 +35,48 @@ from typing import Any
 import numpy as np
 from redis.asyncio import Redis
 
-# Words that change how a question is phrased, never what it asks about. Negations, comparisons
-# and quantities ("not", "before", "more", "first") are deliberately absent: they change the answer.
-_PHRASING = """a an the of in on at to for from by with about into over under as and or but if then
-    what which who whom whose when where why how is are was were be been being do does did done
-    can could would should will shall may might must please tell me us show give explain describe
-    i you we they he she it its it's this that these those there here my our your their his her
-    any some s d ll re ve m"""
+# Words that change how a question is phrased, never what it asks: articles, politeness, "what" and
+# "which", and the present tense's helpers ("What's", "Does it ..."). Tense ("was", "did"), modals,
+# prepositions, who/when/where/why/how, negations and pronouns all change the answer: they stay.
+_PHRASING = "a an the please tell me show give explain describe what which is are do does"
 PHRASING_WORDS = frozenset(_PHRASING.split())
-_TOKEN = re.compile(r"\w+(?:[._/:-]\w+)*")
+# Words with their joins (identifiers), every sign that is not plain punctuation ($, €, %, °, -, ²),
+# and a factorial's "!".
+_TOKEN = re.compile(r"\w+(?:[._/:-]\w+)*|[^\w\s,;:!?.'\"’()\[\]{}]|(?<=\d)!")
+_IS = re.compile(r"(?<=\w)['’]s\b")  # "What's", "item 011's": the phrasing's "is", or a possessive
+_END = re.compile(r"(?:(?<!\d)[?!.]+|[?.]+)$")
+
+
+def _fold(word: re.Match[str]) -> str:
+    """A word's case where it carries no meaning: a sentence's capital ("What"), a long word in
+    capitals ("ITEM"). Kept where it may: short words in capitals or mixed case (units "MB" and
+    "Mb", "mA"; "IT"; flags "-S"), single capitals, and words with digits ("10Mb")."""
+    w = word.group(0)
+    if any(ch.isdigit() for ch in w) and not w.isdigit():
+        return w
+    if len(w) >= 4 or w.islower() or (len(w) >= 2 and w[0].isupper() and w[1:].islower()):
+        return w.casefold()
+    return w
 
 
 def normalise(question: str) -> str:
-    """The question as the exact tier compares it: NFKC, case-folded, single spaces, no end punctuation."""
-    text = " ".join(unicodedata.normalize("NFKC", question).casefold().split())
-    return text.rstrip(" ?!.;:")
+    """The question as the exact tier compares it: NFC, single spaces, ordinary words lower-cased, a
+    closing question mark or full stop dropped (an exclamation after a number is a factorial)."""
+    text = " ".join(unicodedata.normalize("NFC", question).split())
+    return _END.sub("", re.sub(r"\w+", _fold, text)).rstrip()
 
 
-def _stem(word: str) -> str:
-    """A plural's singular, for plain words only: identifiers and numbers are compared as written."""
-    if word.isalpha() and len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+def key_terms(question: str) -> tuple[str, ...]:
+    """The question's words in order, phrasing words dropped: two questions whose key terms differ
+    in any word, sign or order ask different things."""
+    words = _TOKEN.findall(_IS.sub("", normalise(question)))  # "don't" → don, t
+    return tuple(w for w in words if w not in PHRASING_WORDS)
 
 
-def key_terms(question: str) -> frozenset[str]:
-    """Every content word of the question: two questions with different key terms ask different things."""
-    words = _TOKEN.findall(normalise(question))  # "item 011's" → item, 011, s; "don't" → don, t
-    return frozenset(_stem(w) for w in words if w not in PHRASING_WORDS)
+def collection_of(version: str) -> str:
+    """The collection a cache version names ("chunks_v2@7": "chunks_v2"; "" for none)."""
+    collection = version.rsplit("@", 1)[0]
+    return "" if collection == "none" else collection
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +115,8 @@ class SemanticCache:
         return int(await self.redis.incr(self._epoch_key(tenant)))
 
     def _key(self, tenant: str, version: str) -> str:
-        return f"{self.prefix}sc:{tenant}:{version}"
+        # "sc2": the entries' key terms are ordered since the second form (the first's were a set)
+        return f"{self.prefix}sc2:{tenant}:{version}"
 
     @staticmethod
     def _field(question: str) -> str:
@@ -102,17 +124,19 @@ class SemanticCache:
 
     async def get(self, tenant: str, version: str, question: str, vector: list[float]) -> CachedAnswer | None:
         key = self._key(tenant, version)
+        oldest = time.time() - self.ttl_s  # the hash's TTL restarts with every put: each entry has its own
         exact = await self.redis.hget(key, self._field(question))
         if exact is not None:
             entry = json.loads(exact)
-            return CachedAnswer(entry["q"], entry["a"], entry["c"], 1.0)
-        terms = key_terms(question)
+            if entry.get("at", 0) >= oldest:
+                return CachedAnswer(entry["q"], entry["a"], entry["c"], 1.0)
+        terms = list(key_terms(question))
         query = np.asarray(vector, dtype=np.float32)
         best: tuple[float, dict[str, Any]] | None = None
         for raw in (await self.redis.hgetall(key)).values():
             entry = json.loads(raw)
-            if frozenset(entry.get("t", ())) != terms:
-                continue  # another identifier, number, name or negation: another question
+            if entry.get("t") != terms or entry.get("at", 0) < oldest:
+                continue  # another word, number, sign or order: another question
             stored = np.frombuffer(base64.b64decode(entry["v"]), dtype=np.float32)
             similarity = float(stored @ query / ((np.linalg.norm(stored) * np.linalg.norm(query)) or 1.0))
             if best is None or similarity > best[0]:
@@ -138,8 +162,9 @@ class SemanticCache:
         key = self._key(tenant, version)
         field = self._field(question)
         packed = base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode()
-        terms = sorted(key_terms(question))
-        value = json.dumps({"q": question, "t": terms, "a": answer, "c": citations, "v": packed})
+        terms = list(key_terms(question))
+        entry = {"q": question, "t": terms, "a": answer, "c": citations, "v": packed, "at": time.time()}
+        value = json.dumps(entry)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, field, value)
             pipe.expire(key, self.ttl_s)

@@ -124,7 +124,7 @@ kafka-tls: {{ ternary "enable" "disable" (hasSuffix "SSL" .Values.kafka.security
 - name: RAGSTREAM_HOME
   value: {{ .Values.home.mountPath | quote }}
 - name: RAGSTREAM_DEPLOYMENT_ID
-  value: {{ default (printf "%s-%s" .Release.Namespace .Release.Name) .Values.deploymentId | quote }}
+  value: {{ include "ragstream.deploymentId" . | quote }}
 - name: RAGSTREAM_TENANT
   value: {{ .Values.tenant | quote }}
 - name: RAGSTREAM_LOG_FORMAT
@@ -280,3 +280,22 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The deployment's name in a shared Redis (answer cache, gateway registry): deploymentId, else
+<namespace>-<release>-<the namespace's uid>. Two clusters that install the same release into the
+same namespace name share an ElastiCache apart: the uid is the cluster's own. `helm template`
+cannot look it up and renders <namespace>-<release>. */}}
+{{- define "ragstream.deploymentId" -}}
+{{- if .Values.deploymentId -}}
+{{- .Values.deploymentId -}}
+{{- else -}}
+{{- $ns := lookup "v1" "Namespace" "" .Release.Namespace -}}
+{{- $uid := "" -}}
+{{- if and $ns $ns.metadata -}}{{- $uid = $ns.metadata.uid | default "" -}}{{- end -}}
+{{- if $uid -}}
+{{- printf "%s-%s-%s" .Release.Namespace .Release.Name (trunc 8 $uid) -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Namespace .Release.Name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
