@@ -48,6 +48,12 @@ def collection_of(alias: str, label: str) -> str:
     return f"{alias}_{label}" if label else f"{alias}_v1"
 
 
+def label_of(alias: str, collection: str) -> str:
+    """The generation label of a collection (``collection_of``'s inverse): "chunks_v1" → "",
+    "chunks_v3" → "v3"."""
+    return "" if collection == f"{alias}_v1" else collection.removeprefix(f"{alias}_")
+
+
 @dataclass(frozen=True, slots=True)
 class CatchUp:
     """A snapshot of generation ``target`` against the live collection ``previous``."""

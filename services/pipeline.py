@@ -199,6 +199,8 @@ async def _register(
 
         extract_app.register(broker, ctx, graph_extractor(settings, stack), group("extract-graph"))
     if "index" in stages:
+        from services.catchup import group_suffix as catchup_suffix
+        from services.catchup import label_of
         from services.index import app as index_app
         from services.index.ledger import Ledger, PostgresLedger, SqliteLedger
         from services.index.recovery import GraphRecovery
@@ -209,18 +211,28 @@ async def _register(
         if pipe.graph is None:
             pipe.resources["graph"] = await stack.enter_async_context(graph_store(settings, graph_name))
         vectors, graph = pipe.vectors, pipe.graph
+
+        async def open_ledger(suffix: str) -> Ledger:
+            if settings.stores.postgres_dsn:
+                dsn = settings.stores.postgres_dsn.get_secret_value()
+                opened: Ledger = await PostgresLedger.connect(dsn, suffix)
+            else:
+                opened = SqliteLedger(settings.data_dir / "index" / f"ledger{suffix}.sqlite")
+            stack.push_async_callback(opened.close)
+            return opened
+
         ledger: Ledger
         if "ledger" in pipe.resources:
             ledger = pipe.resources["ledger"]  # shared (a repair): its owner closes it
         else:
-            if settings.stores.postgres_dsn:
-                ledger = await PostgresLedger.connect(
-                    settings.stores.postgres_dsn.get_secret_value(), group_suffix
-                )
-            else:
-                ledger = SqliteLedger(settings.data_dir / "index" / f"ledger{group_suffix}.sqlite")
-            stack.push_async_callback(ledger.close)
+            ledger = await open_ledger(group_suffix)
         alias = settings.stores.collection_alias
+        # A generation catching up beside the one searches read (a reindex) skips what that one has
+        # already replaced: the graph is shared (``Indexer.live``).
+        serving = await vectors.resolve(alias) if target_collection else None
+        live = None
+        if serving is not None and serving != target_collection:
+            live = await open_ledger(catchup_suffix(label_of(alias, serving)))
 
         async def announce(event: Any) -> None:
             # A generation still catching up (a reindex) is not what searches read: stay quiet
@@ -229,7 +241,7 @@ async def _register(
                 return
             await ctx.publish(topics.INDEXED, event, key=event.doc_id)
 
-        indexer = index_app.Indexer(announce, vectors, graph, ledger, alias, target_collection)
+        indexer = index_app.Indexer(announce, vectors, graph, ledger, alias, target_collection, live)
         pipe.resources["indexer"] = indexer
         graph_group = group("index")(topics.GRAPH)
         recovery = GraphRecovery(graph_group, await graph.checkpoints(graph_group))

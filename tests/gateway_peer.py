@@ -111,8 +111,8 @@ class Responder:
 StartGateway = Callable[..., Awaitable[Gateway]]
 
 
-def token(tenant: str = "acme", user: str = "alice", ttl_s: float = 600) -> str:
-    return issue_token(SECRET, tenant, user, ttl_s)
+def token(tenant: str = "acme", user: str = "alice", ttl_s: float = 600, ops: bool = False) -> str:
+    return issue_token(SECRET, tenant, user, ttl_s, ops=ops)
 
 
 def dial(gw: Gateway, tok: str | None = None, **kwargs: Any) -> Any:

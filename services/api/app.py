@@ -245,16 +245,20 @@ def build_api(ports: ApiPorts) -> FastAPI:
 
     @app.get("/v1/feedback/candidates", tags=["operations"], responses={403: NOT_OPERATOR})
     async def feedback_candidates(
-        _: Annotated[Principal, Depends(operator)],
-        tenant: Annotated[str | None, Query(description="Only this tenant's questions.")] = None,
+        principal: Annotated[Principal, Depends(operator)],
+        tenant: Annotated[
+            str | None, Query(description="This tenant's questions (default: the token's); `*`: all.")
+        ] = None,
     ) -> dict[str, Any]:
-        """Users' rated answers as golden-set candidates for review (`ragstream eval --from-feedback`)."""
+        """Users' rated answers as golden-set candidates for review (`ragstream eval --from-feedback`):
+        the token's tenant's unless another (or `*`) is asked for explicitly."""
         from services.common.codec import make_codec
         from services.eval import feedback
 
         codec = make_codec(ports.settings.kafka.schema_registry_url)
         records, unreadable = await asyncio.to_thread(feedback.read, ports.bootstrap, ports.names, codec)
-        found = feedback.candidates(records, tenant)
+        wanted = tenant or principal.tenant
+        found = feedback.candidates(records, None if wanted == "*" else wanted)
         return {"ratings": len(records), "unreadable": unreadable, "candidates": found}
 
     return app

@@ -119,7 +119,11 @@ def evaluate(
 
         secret, who = settings.gateway_secret(), tenant or settings.tenant
         target = runner.Target(
-            api.url, gateway_url, api.token, lambda user: issue_token(secret, who, user, 3600)
+            api.url,
+            gateway_url,
+            api.token,
+            lambda user: issue_token(secret, who, user, 3600),
+            lambda: issue_token(secret, who, "cli", 600, ops=True),  # the API's, fresh each session
         )
     items = items[:limit] if limit else items
     started = time.perf_counter()

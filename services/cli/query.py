@@ -100,6 +100,10 @@ def _stream_answer(gateway_url: str, token: str, question: str, session_id: str)
         answer = asyncio.run(ask(gateway_url, token, question, session_id, on_event=show))
     except AskFailed as exc:
         raise fail(str(exc)) from exc
+    except TimeoutError:
+        raise fail("no answer within 120 s: is the stack's agent running? (`ragstream status`)") from None
+    except OSError as exc:
+        raise fail(f"cannot reach the gateway at {gateway_url}: {exc}") from None
     console.print()
     for c in answer.citations:
         page = f", p.{c['page']}" if c.get("page") else ""

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from services.agent.followup import stands_alone
 from services.common.codec import Codec, CodecError
 from services.common.messages import AnswerFeedback
 from services.eval.runner import source_of
@@ -56,24 +57,33 @@ def latest(records: Iterable[AnswerFeedback]) -> list[AnswerFeedback]:
         kept = by_request.get(record.request_id)
         if kept is None or (record.given_at, record.feedback_id) > (kept.given_at, kept.feedback_id):
             by_request[record.request_id] = record
-    by_question: dict[tuple[str, str], AnswerFeedback] = {}
+    by_question: dict[tuple[str, str, str], AnswerFeedback] = {}
     for record in sorted(by_request.values(), key=lambda r: (r.given_at, r.feedback_id)):
-        by_question[(record.tenant, normalise(record.question))] = record
+        # "Where was it founded?" asks something else in every conversation: one each
+        conversation = "" if stands_alone(record.question, True) else record.session_id
+        by_question[(record.tenant, conversation, normalise(record.question))] = record
     return sorted(by_question.values(), key=lambda r: (r.given_at, r.feedback_id), reverse=True)
 
 
 def candidate(record: AnswerFeedback) -> dict[str, Any]:
     """One golden-set line (``services/eval/golden/README.md``) plus ``review``: what to check."""
-    digest = hashlib.sha256(f"{record.tenant}\0{normalise(record.question)}".encode()).hexdigest()[:10]
+    follow_up = not stands_alone(record.question, True)
+    conversation = record.session_id if follow_up else ""
+    key = f"{record.tenant}\0{conversation}\0{normalise(record.question)}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     cited = list(dict.fromkeys(source_of(c.source_uri) for c in record.citations))
+    todo = "write the expected facts; set kind (named, paraphrase, graph, followup, unanswerable) and sources"
+    if follow_up:
+        todo += "; it refers to an earlier turn: write that turn before it (same conversation, turn 1)"
     return {
         "id": f"fb-{digest}",
         "question": record.question,
-        "kind": "named",
+        "kind": "followup" if follow_up else "named",
         "sources": cited if record.rating == "UP" else [],
         "facts": [],
-        "conversation": None,
-        "turn": 1,
+        # a follow-up is the second turn of a conversation of its own, whose first the reviewer writes
+        "conversation": f"fb-{digest}" if follow_up else None,
+        "turn": 2 if follow_up else 1,
         "review": {
             "rating": record.rating.lower(),
             "comment": record.comment,
@@ -83,8 +93,8 @@ def candidate(record: AnswerFeedback) -> dict[str, Any]:
             "tenant": record.tenant,
             "request_id": record.request_id,
             "given_at": record.given_at.isoformat(),
-            "todo": "write the expected facts; set kind (named, paraphrase, graph, followup, unanswerable) "
-            "and sources; drop this key",
+            "session_id": record.session_id,
+            "todo": todo + "; drop this key",
         },
     }
 

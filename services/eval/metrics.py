@@ -14,6 +14,7 @@ Per question (``Outcome`` in, ``Scores`` out):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,28 @@ from dataclasses import dataclass, field
 from services.eval.golden import KINDS, GoldenItem
 from services.eval.judge import Judgement
 
-DONT_KNOW = re.compile(r"\b(i don't know|i do not know|don't know|not in the (indexed )?documents)\b", re.I)
+# An answer that refuses, as it opens (a sorry first): "I don't know: nothing in the indexed documents
+# answers that.", a model's "Sorry, I do not know." Not "If you don't know your password, ..." nor
+# "The KX-014 lasts 12 hours. I don't know its price.", which answer.
+DONT_KNOW = re.compile(
+    r"^\W*(?:(?:i'm |i am )?sorry[,.!]?\s+(?:but\s+)?|unfortunately,?\s+)?"
+    r"(?:i (?:don't|do not|can't|cannot) (?:know|say|answer|tell)|"
+    r"(?:the|these) (?:passages|documents|sources) (?:don't|do not) (?:say|answer|contain|mention|cover)|"
+    r"nothing in the (?:indexed )?documents)\b",
+    re.I,
+)
+# What a metric counts, for a threshold on a run in which nothing counted towards it.
+COUNTED = {
+    "hit@1": "answerable first-turn questions",
+    "hit@5": "answerable first-turn questions",
+    "mrr": "answerable first-turn questions",
+    "fact": "answerable questions",
+    "cites": "answerable questions",
+    "false_idk": "answerable questions",
+    "idk": "unanswerable questions",
+    "faithfulness": "answers graded by an LLM judge (configure an LLM)",
+    "relevancy": "answers graded by an LLM judge (configure an LLM)",
+}
 METRICS = ("hit@1", "hit@5", "mrr", "fact", "cites", "idk", "errors", "faithfulness", "relevancy")
 
 
@@ -72,7 +94,8 @@ def contains(answer: str, fact: str) -> bool:
 
 
 def says_dont_know(answer: str) -> bool:
-    return bool(DONT_KNOW.search(answer))
+    """The answer refuses (it opens so; typographic apostrophes read as plain ones)."""
+    return bool(DONT_KNOW.match(answer.replace("\u2019", "'")))
 
 
 def first_rank(hits: Sequence[str], sources: Iterable[str]) -> int | None:
@@ -117,12 +140,17 @@ def summarise(scores: Sequence[Scores]) -> dict[str, float | None]:
         "idk": _mean([float(s.idk) for s in unanswerable]),
         "false_idk": _mean([float(s.idk) for s in answerable]),
         "errors": float(sum(s.error is not None for s in scores)),
-        "p50_s": round(seconds[len(seconds) // 2], 3) if seconds else None,
-        "p95_s": round(seconds[min(len(seconds) - 1, int(len(seconds) * 0.95))], 3) if seconds else None,
+        "p50_s": _nearest_rank(seconds, 0.50),
+        "p95_s": _nearest_rank(seconds, 0.95),
         "faithfulness": _mean([s.faithfulness for s in scores if s.faithfulness is not None]),
         "relevancy": _mean([s.relevancy for s in scores if s.relevancy is not None]),
         "judged": float(sum(s.faithfulness is not None or s.relevancy is not None for s in scores)),
     }
+
+
+def _nearest_rank(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted values by nearest rank: of 100, p95 is the 95th (not the 96th)."""
+    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 3) if ordered else None
 
 
 def by_kind(scores: Sequence[Scores]) -> dict[str, dict[str, float | None]]:
@@ -144,9 +172,17 @@ def below(summary: dict[str, float | None], thresholds: Sequence[tuple[str, floa
     missed = []
     for name, minimum in thresholds:
         got = summary.get(name)
-        if got is None or got < minimum:
+        if got is None:
+            missed.append(_uncounted(name))
+        elif got < minimum:
             missed.append(f"{name} = {got} < {minimum}")
     return missed
+
+
+def _uncounted(name: str) -> str:
+    """A threshold on a metric nothing in the run counted towards fails, saying why: a gate that
+    measured nothing has not passed."""
+    return f"{name}: not measured: the run has no {COUNTED.get(name, 'answered questions')}"
 
 
 def above(summary: dict[str, float | None], thresholds: Sequence[tuple[str, float]]) -> list[str]:
@@ -154,6 +190,8 @@ def above(summary: dict[str, float | None], thresholds: Sequence[tuple[str, floa
     missed = []
     for name, maximum in thresholds:
         got = summary.get(name)
-        if got is None or got > maximum:
+        if got is None:
+            missed.append(_uncounted(name))
+        elif got > maximum:
             missed.append(f"{name} = {got} > {maximum}")
     return missed

@@ -38,6 +38,14 @@ class Target:
     # Where the eval may mint tokens (a local stack): each chat session asks as a user of its own, so
     # the gateway's per-user rate limit does not stretch a run of 68 questions to minutes of waiting.
     token_for: Callable[[str], str] | None = None
+    # A fresh API token (a local stack's live ten minutes, and a run with a judge takes longer): read
+    # for every session. Without it, ``token`` is used throughout.
+    api_token_for: Callable[[], str] | None = None
+
+
+class SearchFailed(RuntimeError):
+    """The API did not answer a search (an expired token, a proxy's error page): the question is
+    recorded as an error, never as a retrieval miss."""
 
 
 def source_of(uri: str) -> str:
@@ -73,7 +81,13 @@ async def publish(target: Target, root: Path, on_done: Callable[[str, str], None
 
 async def search(http: httpx.AsyncClient, question: str, k: int = 5) -> list[dict[str, Any]]:
     """The top chunks for ``question`` (source_uri, text, ...), best first."""
-    body: dict[str, Any] = (await http.get("/v1/search", params={"q": question, "k": k})).json()
+    reply = await http.get("/v1/search", params={"q": question, "k": k})
+    if not reply.is_success:
+        raise SearchFailed(f"search: HTTP {reply.status_code}: {reply.text[:200]}")
+    try:
+        body: dict[str, Any] = reply.json()
+    except ValueError:
+        raise SearchFailed(f"search: not JSON: {reply.text[:200]!r}") from None
     return list(body.get("chunks", []))
 
 
@@ -104,12 +118,17 @@ async def run(
         for session in sessions(items):
             session_id = f"eval-{uuid.uuid4().hex[:12]}"
             token = target.token_for(session_id) if target.token_for else target.token
+            if target.api_token_for is not None:
+                http.headers["Authorization"] = f"Bearer {target.api_token_for()}"
             for item in session:
                 outcome = Outcome()
                 asked: list[dict[str, Any]] | None = None  # a later turn's words do not stand alone
                 if item.turn == 1:
-                    asked = await search(http, item.question)
-                    outcome.hits = sources(asked)
+                    try:
+                        asked = await search(http, item.question)
+                        outcome.hits = sources(asked)
+                    except (SearchFailed, httpx.HTTPError) as exc:
+                        outcome.error = str(exc) or type(exc).__name__
                 started = time.perf_counter()
                 try:
                     answer = await ask(target.gateway_url, token, item.question, session_id)
@@ -120,8 +139,11 @@ async def run(
                     outcome.error = str(exc)
                     outcome.seconds = time.perf_counter() - started
                 if judge is not None and outcome.error is None and not says_dont_know(outcome.answer):
-                    passages = await grounds(http, item.question, outcome.answer, asked)
-                    outcome.judgement = await judge.judge(item.question, outcome.answer, passages)
+                    try:
+                        passages = await grounds(http, item.question, outcome.answer, asked)
+                        outcome.judgement = await judge.judge(item.question, outcome.answer, passages)
+                    except (SearchFailed, httpx.HTTPError) as exc:
+                        outcome.error = str(exc) or type(exc).__name__
                 result = score(item, outcome)
                 scored.append(result)
                 if on_scored is not None:

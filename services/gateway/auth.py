@@ -11,7 +11,7 @@ gateway sends (see docs/gateway-protocol.md):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,7 +28,10 @@ CLOSE_FORBIDDEN = 4403
 class Principal:
     tenant: str
     user: str
-    operator: bool = False  # claim "ops": may read status and dead letters and start a reindex
+    # claim "ops": may read status and dead letters and start a reindex. Not part of who the user is:
+    # an answer asked with an operator's token is still theirs when the copy kept in Redis (which
+    # stores tenant and user) is compared with them.
+    operator: bool = field(default=False, compare=False)
 
 
 class AuthError(Exception):

@@ -2,14 +2,15 @@
 collect the answer, its citations and timings. Used by `ragstream ask`/`chat` and `ragstream eval`.
 
 A ``rate_limited`` error is not a failure: the client waits the ``retry_after_s`` the gateway names
-and asks again (up to ``max_waits`` times), so a long run of questions from one user slows down to
-the allowed rate instead of failing from the first refusal on.
+and asks again (up to ``max_waits`` times and ``max_wait_s`` of waiting), so a long run of questions
+from one user slows down to the allowed rate instead of failing from the first refusal on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,17 @@ class Answer:
     rate_limited_s: float = 0.0  # how long the client waited for the gateway's rate limit
 
 
+def retry_after(event: dict[str, Any]) -> float | None:
+    """The wait a ``rate_limited`` error frame names, in seconds (never negative); None for any other
+    error, or a hint that is no number."""
+    if event.get("code") != "rate_limited":
+        return None
+    try:
+        return max(0.0, float(event.get("retry_after_s")))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 async def ask(
     gateway_url: str,
     token: str,
@@ -40,8 +52,12 @@ async def ask(
     on_event: Callable[[dict[str, Any]], None] | None = None,
     max_waits: int = 20,
     timeout_s: float = 120.0,
+    max_wait_s: float = 600.0,
 ) -> Answer:
-    """The final answer to ``question`` (``AskFailed`` on an error frame other than a rate limit)."""
+    """The final answer to ``question`` (``AskFailed`` on an error frame other than a rate limit, or
+    when the waits would pass ``max_wait_s`` in all). ``timeout_s`` bounds each asking, not the
+    waits between them; each wait is the gateway's hint plus up to 10% (clients refused together
+    do not all ask again at once)."""
     from websockets.asyncio.client import connect
 
     answer = Answer()
@@ -49,6 +65,7 @@ async def ask(
         for _ in range(max_waits + 1):
             sent = time.perf_counter()
             await ws.send(json.dumps({"type": "ask", "question": question, "session_id": session_id}))
+            wait: float | None = None
             async with asyncio.timeout(timeout_s):
                 async for raw in ws:
                     event = json.loads(raw)
@@ -66,12 +83,21 @@ async def ask(
                         answer.seconds = time.perf_counter() - sent
                         return answer
                     elif kind == "error":
-                        if event.get("code") == "rate_limited" and event.get("retry_after_s") is not None:
-                            wait = float(event["retry_after_s"])
-                            answer.rate_limited_s += wait
-                            await asyncio.sleep(wait)
-                            break  # ask again
-                        raise AskFailed(str(event.get("code")), str(event.get("message")))
+                        wait = retry_after(event)
+                        if wait is None:
+                            raise AskFailed(str(event.get("code")), str(event.get("message")))
+                        break  # ask again, after the wait
+            if wait is None:
+                raise AskFailed("closed", "the gateway closed the socket before answering")
+            if answer.rate_limited_s + wait > max_wait_s:
+                raise AskFailed(
+                    "rate_limited",
+                    f"the gateway asks for {wait:.0f}s more after {answer.rate_limited_s:.0f}s of waiting "
+                    f"(at most {max_wait_s:.0f}s)",
+                )
+            wait *= 1 + random.uniform(0, 0.1)
+            answer.rate_limited_s += wait
+            await asyncio.sleep(wait)
     raise AskFailed("rate_limited", f"still rate-limited after waiting {answer.rate_limited_s:.0f}s")
 
 

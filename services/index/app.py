@@ -83,6 +83,7 @@ class Indexer:
         ledger: Ledger,
         alias: str,
         target: str | None = None,
+        live: Ledger | None = None,
     ) -> None:
         self.announce = announce
         self.vectors = vectors
@@ -90,6 +91,10 @@ class Indexer:
         self.ledger = ledger
         self.alias = alias
         self.target = target  # a reindex writes into a named new version; None = wherever the alias points
+        # A reindex generation catching up: the ledger of the generation searches read. The graph is
+        # shared, so a version the live generation already replaced is skipped here, not written
+        # (its facts back into the live graph) and completed (pruning the live version's).
+        self.live = live
         self._collection: str | None = None
         self._model: str | None = None
 
@@ -119,6 +124,9 @@ class Indexer:
         fresh = await self.ledger.observe(
             chunk.tenant, chunk.doc_id, revision(chunk), chunk.version, chunk.operation
         )
+        if fresh and self.live is not None:
+            newest = await self.live.revision(chunk.doc_id)
+            fresh = newest is None or newest <= revision(chunk)
         if not fresh:
             MESSAGES.labels(STAGE, "stale_skipped").inc()
         return fresh
@@ -150,7 +158,10 @@ class Indexer:
                 await self._maybe_complete(chunk)
 
     async def _delete(self, chunk: ChunkCreated) -> None:
-        # Either handler may see the DELETE first; both remove from both stores (idempotent).
+        # Either handler may see the DELETE first; both remove from both stores (idempotent). Not when
+        # the same poll brought a newer version after it: that one's vectors were just written.
+        if not await self._current(chunk):
+            return
         collection = self._collection or await self.vectors.resolve(self.target or self.alias)
         if collection is not None:
             await self.vectors.delete(collection, must={"doc_id": chunk.doc_id})
@@ -158,19 +169,26 @@ class Indexer:
         await self._announce(chunk, chunk_count=0, collection=collection or "")
 
     async def _maybe_complete(self, chunk: ChunkCreated) -> None:
-        if self._collection is None:
-            return  # no vector written yet by this process: the embedded handler will settle it
+        # The collection written, or the one this indexer would write: after a restart the graph
+        # handler may finish a version whose vectors an earlier process wrote (it used to wait for a
+        # vector written by this process, which never came: the version was never completed).
+        collection = self._collection or self.target or await self.vectors.resolve(self.alias)
+        if collection is None:
+            return  # no vector written anywhere yet: the embedded handler will settle it
         key = {"doc_id": chunk.doc_id, "version": chunk.version}
-        vectors = await self.vectors.count(self._collection, must=key)
+        vectors = await self.vectors.count(collection, must=key)
         if vectors < chunk.chunk_count:
             return
         if await self.graph.count_chunks(chunk.doc_id, chunk.version) < chunk.chunk_count:
             return
-        await self.vectors.delete(
-            self._collection, must={"doc_id": chunk.doc_id}, must_not={"version": chunk.version}
-        )
+        # Still the newest? One poll may hold an older version's last chunk and a newer one's first:
+        # both were current when checked, and completing the older would prune the newer.
+        if not await self._current(chunk):
+            return
+        others = {"version": chunk.version}
+        await self.vectors.delete(collection, must={"doc_id": chunk.doc_id}, must_not=others)
         await self.graph.prune_document(chunk.doc_id, keep_version=chunk.version)
-        await self._announce(chunk, chunk.chunk_count, self._collection)
+        await self._announce(chunk, chunk.chunk_count, collection)
 
     async def _announce(self, chunk: ChunkCreated, chunk_count: int, collection: str) -> None:
         event = DocumentIndexed(

@@ -53,6 +53,13 @@ class SqliteLedger:
         async with self._lock:
             return await asyncio.to_thread(self._observe, tenant, doc_id, revision, version, operation)
 
+    async def revision(self, doc_id: str) -> int | None:
+        """The newest revision of the document seen (None: never seen); records nothing."""
+        async with self._lock:
+            query = "SELECT revision FROM documents WHERE doc_id = ?"
+            row = await asyncio.to_thread(lambda: self._db.execute(query, (doc_id,)).fetchone())
+        return None if row is None else int(row[0])
+
     async def close(self) -> None:
         self._db.close()
 
@@ -61,6 +68,7 @@ class Ledger(Protocol):
     async def observe(
         self, tenant: str, doc_id: str, revision: int, version: str, operation: str
     ) -> bool: ...
+    async def revision(self, doc_id: str) -> int | None: ...
     async def close(self) -> None: ...
 
 
@@ -111,6 +119,11 @@ class PostgresLedger:
             _PG_OBSERVE, self.generation, doc_id, tenant, revision, version, operation
         )
         return before is None or revision >= before
+
+    async def revision(self, doc_id: str) -> int | None:
+        query = "SELECT revision FROM ragstream_ledger WHERE generation = $1 AND doc_id = $2"
+        value = await self._pool.fetchval(query, self.generation, doc_id)
+        return None if value is None else int(value)
 
     async def close(self) -> None:
         await self._pool.close()

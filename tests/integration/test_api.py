@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -35,6 +36,8 @@ NOTE = b"# Quillfeather\n\nThe Quillfeather archive was catalogued by Orla Brenn
 class Api:
     url: str
     secret: str
+    names: TopicNames
+    bootstrap: str
 
     def token(self, tenant: str = "acme", **claims: Any) -> str:
         return issue_token(self.secret, tenant, f"u{uuid.uuid4().hex[:6]}", 600, **claims)
@@ -58,7 +61,7 @@ async def api(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
         run_stack(settings, bootstrap=kafka_bootstrap, names=names, embedder=LocalEmbedder()) as stack,
         serve(stack, "127.0.0.1", 0) as (_, port),
     ):
-        yield Api(f"http://127.0.0.1:{port}", settings.gateway_secret())
+        yield Api(f"http://127.0.0.1:{port}", settings.gateway_secret(), names, kafka_bootstrap)
 
 
 async def test_an_upload_is_indexed_and_searchable_for_its_tenant_only(api: Api) -> None:
@@ -153,6 +156,36 @@ async def test_an_operator_reads_status_and_dead_letters(api: Api) -> None:
         assert all({"dlq_topic", "reason", "replayed"} <= set(d) for d in letters.json())
         info = (await http.get("/v1/info")).json()
         assert info["operator"] is True
+
+
+def publish_ratings(api: Api, *tenants: str) -> None:
+    """One rated answer per tenant on the stack's feedback topic, as the gateway writes them."""
+    from confluent_kafka import Producer
+
+    from services.common.codec import SingleObjectCodec
+    from services.common.messages import AnswerFeedback
+    from topics import FEEDBACK
+
+    topic, codec = api.names(FEEDBACK), SingleObjectCodec()
+    producer = Producer({"bootstrap.servers": api.bootstrap})
+    for tenant in tenants:
+        record = AnswerFeedback(
+            feedback_id=uuid.uuid4().hex, request_id=uuid.uuid4().hex, tenant=tenant, user="u", rating="UP",
+            question=f"What does {tenant} sell?", answer="Lamps. [1]", given_at=datetime.now(UTC),
+        )  # fmt: skip
+        producer.produce(topic, codec.encode(record, topic), key=record.request_id.encode())
+    assert producer.flush(30) == 0
+
+
+async def test_an_operator_reads_the_feedback_of_their_own_tenant_unless_asking_for_all(api: Api) -> None:
+    """The first form gave an operator every tenant's rated questions, answers and comments unless
+    they asked for one; the tenant now comes from the token, and `*` asks for all explicitly."""
+    await asyncio.to_thread(publish_ratings, api, "acme", "globex")
+    async with api.client(ops=True) as http:
+        own = (await http.get("/v1/feedback/candidates")).json()["candidates"]
+        every = (await http.get("/v1/feedback/candidates", params={"tenant": "*"})).json()["candidates"]
+    assert {c["question"] for c in own} == {"What does acme sell?"}
+    assert {"What does acme sell?", "What does globex sell?"} <= {c["question"] for c in every}
 
 
 async def test_the_api_survives_a_fuzz_from_its_openapi_document(api: Api) -> None:

@@ -82,17 +82,20 @@ async def test_ratings_are_refused_for_unknown_unanswered_and_other_users_answer
     assert records == []
 
 
+@pytest.mark.parametrize("ops", [False, True], ids=["user", "operator"])
 async def test_an_answer_is_rated_on_another_instance_after_its_gateway_stopped(
-    start_gateway: StartGateway, responder: Responder, kafka_bootstrap: str, names: TopicNames
+    start_gateway: StartGateway, responder: Responder, kafka_bootstrap: str, names: TopicNames, ops: bool
 ) -> None:
-    """The answer is kept in Redis under the deployment's prefix: the rating needs no gateway memory."""
+    """The answer is kept in Redis under the deployment's prefix: the rating needs no gateway memory.
+    An operator's token rates their own answer too (the copy in Redis keeps tenant and user: the
+    first form compared the operator claim as well, and refused them "not your answer")."""
     first = await start_gateway()
-    async with dial(first, token()) as ws:
+    async with dial(first, token(ops=ops)) as ws:
         rid = await ask(ws, "n=2 kept")
         await until_final(ws)
     await first.stop()
     second = await start_gateway()
-    async with dial(second, token()) as ws:
+    async with dial(second, token(ops=ops)) as ws:
         done = await rate(ws, rid, "up")
     assert done["type"] == "feedback_recorded"
     [record] = [r for r in await asyncio.to_thread(on_topic, kafka_bootstrap, names) if r.request_id == rid]
@@ -163,3 +166,28 @@ def test_candidates_keep_one_question_each_newest_first_and_drop_redeliveries() 
         "Who leads the billing team?"
     ]
     assert len({c["id"] for c in found}) == 3
+
+
+def test_a_rated_follow_up_is_a_candidate_per_conversation_marked_as_one() -> None:
+    """ "Where was it founded?" asks something else in each conversation: the first form kept one of
+    them, as a standalone "named" question."""
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    records = [
+        AnswerFeedback(
+            feedback_id=str(n),
+            request_id=f"r{n}",
+            tenant="acme",
+            user="u",
+            session_id=session,
+            rating="UP",
+            question="Where was it founded?",
+            answer="In Tallinn. [1]",
+            given_at=t0 + timedelta(minutes=n),
+        )
+        for n, session in enumerate(["s1", "s2"])
+    ]
+    found = feedback.candidates(records)
+    assert len(found) == 2
+    assert {c["review"]["session_id"] for c in found} == {"s1", "s2"}
+    assert all((c["kind"], c["turn"]) == ("followup", 2) and c["conversation"] == c["id"] for c in found)
+    assert all("earlier turn" in c["review"]["todo"] for c in found)

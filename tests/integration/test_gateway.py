@@ -147,6 +147,34 @@ async def test_the_client_waits_out_the_rate_limit_instead_of_failing(
     assert sum(a.rate_limited_s for a in answers) > 0
 
 
+async def test_a_wait_longer_than_the_ask_timeout_is_waited_out_and_a_bound_is_kept(
+    start_gateway: StartGateway, responder: Responder
+) -> None:
+    """The wait is not part of an asking's timeout (the first form slept inside it: a hint longer than
+    the timeout raised TimeoutError); past ``max_wait_s`` the client gives up with a clear error."""
+    from services.gateway.client import AskFailed
+    from services.gateway.client import ask as client_ask
+
+    gw = await start_gateway(rate_capacity=1, rate_per_s=1)
+    await client_ask(gw.url, token(user="erin"), "n=1", "s1", timeout_s=0.8)
+    waited = await client_ask(gw.url, token(user="erin"), "n=1", "s1", timeout_s=0.8)
+    assert waited.text
+    assert waited.rate_limited_s >= 0.8
+    with pytest.raises(AskFailed, match=r"asks for \d+s more after 0s of waiting \(at most 0s\)"):
+        await client_ask(gw.url, token(user="erin"), "n=1", "s1", max_wait_s=0.05)
+
+
+def test_a_retry_hint_is_a_number_of_seconds_or_no_hint() -> None:
+    from services.gateway.client import retry_after
+
+    assert retry_after({"code": "rate_limited", "retry_after_s": 2.5}) == 2.5
+    assert retry_after({"code": "rate_limited", "retry_after_s": "3"}) == 3.0
+    assert retry_after({"code": "rate_limited", "retry_after_s": -4}) == 0.0
+    assert retry_after({"code": "rate_limited", "retry_after_s": "3s"}) is None
+    assert retry_after({"code": "rate_limited"}) is None
+    assert retry_after({"code": "bad_request", "retry_after_s": 1}) is None
+
+
 async def until_refused(ws: ClientConnection) -> dict[str, Any]:
     while True:  # events of the accepted asks may come first
         msg = await recv(ws)

@@ -47,6 +47,15 @@ async def test_a_delete_hides_older_upserts(ledger: Ledger) -> None:
     assert not await ledger.observe("t", "d3", 10, "v1", "UPSERT")
 
 
+async def test_the_newest_revision_is_read_without_recording_anything(ledger: Ledger) -> None:
+    """What a reindex generation asks of the live one's ledger: read only."""
+    assert await ledger.revision("d4") is None
+    assert await ledger.observe("t", "d4", 70, "v", "UPSERT")
+    assert await ledger.revision("d4") == 70
+    assert await ledger.observe("t", "d4", 50, "v0", "UPSERT") is False
+    assert await ledger.revision("d4") == 70
+
+
 async def test_documents_are_independent(ledger: Ledger) -> None:
     """One document's revision says nothing about another's."""
     assert await ledger.observe("t", "a", 900, "v", "UPSERT")

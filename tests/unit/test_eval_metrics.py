@@ -70,10 +70,51 @@ def test_thresholds_name_what_they_miss() -> None:
     assert above({"false_idk": 0.2, "errors": 0.0}, [("false_idk", 0.1), ("errors", 0)]) == [
         "false_idk = 0.2 > 0.1"
     ]
-    assert above({"faithfulness": None}, [("faithfulness", 1.0)]) == ["faithfulness = None > 1.0"]
+    assert above({"faithfulness": None}, [("faithfulness", 1.0)]) == [
+        "faithfulness: not measured: the run has no answers graded by an LLM judge (configure an LLM)"
+    ]
+    unmeasured = "idk: not measured: the run has no unanswerable questions"
+    assert below({"idk": None}, [("idk", 0.85)]) == [unmeasured]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I don't know: nothing in the indexed documents answers that.",
+        "I don\u2019t know.",
+        "Sorry, I do not know. [1]",
+        "The passages do not say how long the warranty is.",
+        "  I cannot answer that from these documents.",
+    ],
+)
+def test_a_refusal_is_an_answer_that_opens_with_one(answer: str) -> None:
+    assert score(NOWHERE, Outcome(answer)).idk
+    assert not score(BATTERY, Outcome(answer)).fact
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "If you don't know your password, use the reset link; it lasts 5 years [1].",
+        "The KX-011 lasts 5 years [1]. I don't know its price.",
+    ],
+)
+def test_an_answer_that_says_i_dont_know_about_something_else_answers(answer: str) -> None:
+    """The first form found the phrase anywhere: these counted as refusals (and a made-up answer to
+    an unanswerable question as a right one)."""
+    assert not score(NOWHERE, Outcome(answer)).idk
+    assert score(BATTERY, Outcome(answer)).fact
 
 
 def test_conversations_are_asked_together_in_turn_order() -> None:
     first = GoldenItem("q4", "When was Hollowquay founded?", "named", ("history.md",), ("2011",), "c1", 1)
     order = [[i.id for i in s] for s in sessions([FOLLOW, BATTERY, first])]
     assert order == [["q1"], ["q4", "q3"]]
+
+
+def test_latency_quantiles_are_nearest_rank() -> None:
+    """Of 100 latencies p95 is the 95th, of 4 the median is the 2nd (the first form took the 96th and
+    the 3rd)."""
+    timed = [score(BATTERY, Outcome("5 years [1]", seconds=float(n))) for n in range(1, 101)]
+    assert (summarise(timed)["p50_s"], summarise(timed)["p95_s"]) == (50.0, 95.0)
+    assert summarise(timed[:4])["p50_s"] == 2.0

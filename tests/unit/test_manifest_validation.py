@@ -61,7 +61,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
                           "roles": {r: {"enabled": False} for r in NOT_GENERATION}},
     "small-gpu": BASE | {"modelServing": {"enabled": True, "profile": "8b", "gpuWorkers": {"gpusPerPod": 1}}},
     "no-keda": BASE | {"keda": {"enabled": False}, "secrets": {"existingSecret": "mine"},
-                       "podDisruptionBudget": {"enabled": False}},
+                       "podDisruptionBudget": {"enabled": False}, "deploymentId": "eu-1"},
 }  # fmt: skip
 
 
@@ -221,6 +221,20 @@ def test_model_servers_run_on_the_gpu_pool_with_one_route_per_app() -> None:
     env = {e["name"]: e.get("value") for e in retrieve["containers"][0]["env"]}
     assert env["RAGSTREAM_MODELS__LLM_URL"].endswith("-models-serve-svc:8000/llm")
     assert env["RAGSTREAM_MODELS__EMBEDDINGS_URL"].endswith("/embed")
+
+
+def test_every_pod_names_the_deployment_the_same_way() -> None:
+    """The answer cache and the gateway registry in a shared Redis are the deployment's own: offline
+    (no cluster to read the namespace's uid from) <namespace>-<release>, or the value given."""
+    for name, want in (("defaults", "prod-rag"), ("no-keda", "eu-1")):
+        ids = {
+            env["value"]
+            for _, spec in pods(rendered(name))
+            for container in spec["containers"]
+            for env in container.get("env", [])
+            if env["name"] == "RAGSTREAM_DEPLOYMENT_ID"
+        }
+        assert ids == {want}, name
 
 
 def test_the_service_monitor_renders_only_where_asked_and_keeps_the_stage_label() -> None:
