@@ -93,7 +93,11 @@ class Responder:
             ("FINAL", {"text": "".join(tokens)}),
         ]
         gate = self.gates.get(words["gate"]) if "gate" in words else None
-        for seq, (kind, fields) in enumerate(script):
+        events = list(enumerate(script))
+        if "rerun" in words:  # the step died before its end and ran again on another path: fewer events
+            again = [("TOKEN", {"text": "again "}), script[-2], ("FINAL", {"text": "again "})]
+            events = [*events[:-2], *enumerate(again, start=2)]
+        for seq, (kind, fields) in events:
             if gate is not None and seq == int(words.get("at", "0")):
                 self.producer.flush(10)
                 gate.wait(30)

@@ -32,6 +32,8 @@ class Principal:
     # an answer asked with an operator's token is still theirs when the copy kept in Redis (which
     # stores tenant and user) is compared with them.
     operator: bool = field(default=False, compare=False)
+    # the token's "exp" (epoch seconds): a socket is closed then, as one opened after it is refused
+    expires_at: float | None = field(default=None, compare=False)
 
 
 class AuthError(Exception):
@@ -90,7 +92,13 @@ def verify(token: str | None, secret: str, leeway_s: float = 5.0) -> Principal:
     tenant, user = claims.get("tenant"), claims.get("sub")
     if not isinstance(tenant, str) or not tenant or not isinstance(user, str) or not user:
         raise MissingClaims("token claims 'tenant' and 'sub' must be non-empty strings")
-    return Principal(tenant=tenant, user=user, operator=claims.get("ops") is True)
+    expires = claims.get("exp")
+    return Principal(
+        tenant=tenant,
+        user=user,
+        operator=claims.get("ops") is True,
+        expires_at=float(expires) + leeway_s if isinstance(expires, int | float) else None,
+    )
 
 
 def bearer(request: Request) -> str | None:

@@ -1,7 +1,8 @@
 """What the gateway does with each client message: ``ask`` publishes a question, ``resume`` hands a
 request's events to a new socket (adopting a request asked on another instance), ``rate`` records a
-thumbs up or down. They are the ``Gateway``'s own handlers, kept apart from its socket and dispatch
-plumbing (services/gateway/server.py), whose state they use."""
+thumbs up or down; and with the agent's events: ``on_events`` puts them in their requests' logs.
+They are the ``Gateway``'s own handlers, kept apart from its socket and dispatch plumbing
+(services/gateway/server.py), whose state they use."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from services.common.messages import AgentState, ChatTurn
+from services.common.messages import AgentState, ChatTurn, ReplyEvent
 from services.gateway.auth import Principal
+from services.gateway.feedback import Answered
 from services.gateway.follow import Follower
-from services.gateway.metrics import FEEDBACK, RATE_LIMITED, REQUESTS
+from services.gateway.metrics import FEEDBACK, RATE_LIMITED, REQUESTS, TIME_TO_FINAL, TIME_TO_FIRST_TOKEN
 from services.gateway.protocol import (
     Accepted,
     Ask,
@@ -25,6 +27,8 @@ from services.gateway.protocol import (
     ProtocolError,
     Resume,
     Resumed,
+    dump,
+    from_reply,
 )
 from services.gateway.replay import ClientSocket, RequestLog
 
@@ -156,3 +160,40 @@ async def rate(gw: Gateway, client: ClientSocket, msg: Feedback) -> None:
     FEEDBACK.labels(gw.gateway_id, msg.rating).inc()
     log.info("answer rated", request_id=rid, rating=msg.rating, commented=bool(record.comment))
     gw._send(client, FeedbackRecorded(request_id=rid, feedback_id=record.feedback_id, rating=msg.rating))
+
+
+def on_events(gw: Gateway, batch: list[ReplyEvent], followed: bool = False) -> None:
+    """The agent's events for this instance's requests, into their logs: repeats dropped, a step's
+    end taken whatever its seq (a step run again may send fewer events), answers remembered for
+    rating."""
+    now = time.monotonic()
+    for event in batch:
+        req = gw._requests.get(event.request_id)
+        if req is None:
+            log.debug("reply for an unknown request dropped", request_id=event.request_id)
+            continue
+        if req.followed != followed:
+            continue  # an adopted request reads its origin topic from the start, in order
+        if req.done:
+            continue  # late for a request already ended (e.g. timed out), or a redelivery of its end
+        if event.seq <= req.last_seq:
+            req.heard_at = now  # a step sent again: the agent is alive
+            if event.type not in ("FINAL", "ERROR"):
+                continue  # a redelivery
+            # A step run again after a failure may take another path (the model out: an extractive
+            # answer in fewer events); its end ends the request, after what was already sent.
+            event = event.model_copy(update={"seq": req.last_seq + 1})
+        if event.type == "TOKEN" and not req.first_token:
+            req.first_token = True
+            TIME_TO_FIRST_TOKEN.labels(gw.gateway_id).observe(now - req.asked_at)
+        elif event.type == "CITATIONS":
+            req.citations = event.citations
+        elif event.type == "FINAL":
+            TIME_TO_FINAL.labels(gw.gateway_id).observe(now - req.asked_at)
+            REQUESTS.labels(gw.gateway_id, "answered").inc()
+            final = event if event.citations else event.model_copy(update={"citations": req.citations})
+            req.answered = Answered(req.request_id, req.principal, req.session_id, req.question, final)
+            gw._spawn(gw.feedback.remember(req.answered))
+        elif event.type == "ERROR":
+            REQUESTS.labels(gw.gateway_id, "agent_error").inc()
+        gw._append(req, event.seq, dump(from_reply(event)), event.type in ("FINAL", "ERROR"), now)

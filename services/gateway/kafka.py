@@ -131,6 +131,9 @@ class ReplyChannel:
             | {
                 "linger.ms": self.config.producer_linger_ms,
                 "client.id": f"gateway-{self.config.gateway_id}",
+                # the client library gives a question up when the gateway does, not five minutes later
+                # (by then the user has been told "unavailable" and asked again)
+                "message.timeout.ms": int(self.config.publish_timeout_s * 1000),
             }
         )
 
@@ -218,4 +221,5 @@ class ReplyChannel:
             loop.call_soon_threadsafe(apply)
 
         producer.produce(topic, key=key.encode(), value=self.codec.encode(record, topic), on_delivery=settle)
-        await asyncio.wait_for(done, self.config.publish_timeout_s)
+        # the delivery report decides (message.timeout.ms); this bound only guards against none coming
+        await asyncio.wait_for(done, self.config.publish_timeout_s + 5)

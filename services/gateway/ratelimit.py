@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import quote
 
 from redis.asyncio import Redis
 
@@ -54,7 +55,9 @@ class RateLimiter:
         self._script: Any = redis.register_script(_TOKEN_BUCKET)
 
     def key(self, tenant: str, user: str) -> str:
-        return f"{self.prefix}rl:{tenant}:{user}"
+        """One bucket per (tenant, user): a colon in either is escaped, so tenant "a" with user "b:c"
+        and tenant "a:b" with user "c" are two buckets."""
+        return f"{self.prefix}rl:{quote(tenant, safe='')}:{quote(user, safe='')}"
 
     async def allow(self, tenant: str, user: str, cost: int = 1) -> tuple[bool, float]:
         """(allowed, seconds to wait before the next ask can pass; 0.0 when allowed)."""

@@ -82,9 +82,11 @@ class ClientSocket:
     def requests(self) -> list[str]:
         return list(self.cursors)
 
-    def push(self, frame: str) -> None:
+    def push(self, frame: str) -> bool:
+        """Queue a control frame (pong, accepted, an error); False when that puts the socket over its
+        budget: a client that sends pings and never reads is as slow as one that never reads answers."""
         self.control.append(frame)
-        self.wake.set()
+        return self.add_lag(frame)
 
     def add_lag(self, frame: str) -> bool:
         """Count a live event; False when that puts the socket over its budget."""
@@ -95,7 +97,10 @@ class ClientSocket:
 
     def next_frame(self, requests: dict[str, RequestLog]) -> str | None:
         if self.control:
-            return self.control.popleft()
+            frame = self.control.popleft()
+            self.lag_frames -= 1
+            self.lag_bytes -= len(frame)
+            return frame
         for rid, cursor in list(self.cursors.items()):
             req = requests.get(rid)
             if req is None or req.holder is not self:

@@ -35,16 +35,14 @@ from websockets.http11 import Request, Response
 from services.common.codec import Codec, make_codec
 from services.common.messages import ReplyEvent
 from services.gateway import handlers
-from services.gateway.auth import AuthError, Principal, bearer, verify
+from services.gateway.auth import CLOSE_UNAUTHENTICATED, AuthError, Principal, bearer, verify
 from services.gateway.config import GatewayConfig
-from services.gateway.feedback import Answered, FeedbackBook
+from services.gateway.feedback import FeedbackBook
 from services.gateway.follow import RequestRegistry
 from services.gateway.kafka import ReplyChannel
 from services.gateway.metrics import (
     OPEN_SOCKETS,
     REQUESTS,
-    TIME_TO_FINAL,
-    TIME_TO_FIRST_TOKEN,
 )
 from services.gateway.page import is_websocket, page_response, probe_response
 from services.gateway.protocol import (
@@ -58,7 +56,6 @@ from services.gateway.protocol import (
     Resume,
     ServerMessage,
     dump,
-    from_reply,
     parse_client,
 )
 from services.gateway.ratelimit import RateLimiter
@@ -169,30 +166,7 @@ class Gateway:
     # ------------------------------------------------------------------ dispatch (event loop only)
 
     def _on_events(self, batch: list[ReplyEvent], followed: bool = False) -> None:
-        now = time.monotonic()
-        for event in batch:
-            req = self._requests.get(event.request_id)
-            if req is None:
-                log.debug("reply for an unknown request dropped", request_id=event.request_id)
-                continue
-            if req.followed != followed:
-                continue  # an adopted request reads its origin topic from the start, in order
-            if event.seq <= req.last_seq or req.done:
-                continue  # a redelivery, or late for a request already ended (e.g. timed out)
-            if event.type == "TOKEN" and not req.first_token:
-                req.first_token = True
-                TIME_TO_FIRST_TOKEN.labels(self.gateway_id).observe(now - req.asked_at)
-            elif event.type == "CITATIONS":
-                req.citations = event.citations
-            elif event.type == "FINAL":
-                TIME_TO_FINAL.labels(self.gateway_id).observe(now - req.asked_at)
-                REQUESTS.labels(self.gateway_id, "answered").inc()
-                final = event if event.citations else event.model_copy(update={"citations": req.citations})
-                req.answered = Answered(req.request_id, req.principal, req.session_id, req.question, final)
-                self._spawn(self.feedback.remember(req.answered))
-            elif event.type == "ERROR":
-                REQUESTS.labels(self.gateway_id, "agent_error").inc()
-            self._append(req, event.seq, dump(from_reply(event)), event.type in ("FINAL", "ERROR"), now)
+        handlers.on_events(self, batch, followed)
 
     def _append(self, req: RequestLog, seq: int, frame: str, last: bool, now: float) -> None:
         """One event into the request's log and, when a socket holds it, towards that socket."""
@@ -226,8 +200,8 @@ class Gateway:
         self._append(req, seq, dump(error), True, now)
 
     def _send(self, client: ClientSocket, msg: ServerMessage) -> None:
-        if not client.overflowed:
-            client.push(dump(msg))
+        if not client.overflowed and not client.push(dump(msg)):
+            self._overflow(client)
 
     def _overflow(self, client: ClientSocket) -> None:
         """A socket that cannot keep up: let go of its requests (their logs stay) and close it."""
@@ -260,6 +234,7 @@ class Gateway:
         """Make ``client`` the socket of ``req``: events after ``after_seq`` are replayed, then live."""
         if req.holder is not None:
             self._let_go(req.holder, req.request_id)
+        self._requests.move_to_end(req.request_id)  # read again: the last to be forgotten
         req.holder = client
         client.cursors[req.request_id] = req.index_after(after_seq)
         client.live_from[req.request_id] = req.end
@@ -276,10 +251,16 @@ class Gateway:
         client.drop(rid)
 
     def _remember(self, req: RequestLog) -> None:
+        """Keep ``req``; over ``max_requests``, forget the oldest requests no socket reads, ended ones
+        first. Never ``req`` itself, nor one a socket still reads (its client would wait for events
+        that never come, with no timeout to end it): the bound gives way to sockets' own work."""
         self._requests[req.request_id] = req
         excess = len(self._requests) - self.config.max_requests
         if excess > 0:
-            for rid in [r.request_id for r in self._requests.values() if r.holder is None or r.done][:excess]:
+            unread = [r for r in self._requests.values() if r.holder is None and r is not req]
+            ended = [r.request_id for r in unread if r.done]
+            silent = [r.request_id for r in unread if not r.done]
+            for rid in [*ended, *silent][:excess]:
                 self._forget(rid)
 
     def _forget(self, rid: str) -> None:
@@ -337,6 +318,7 @@ class Gateway:
         self._clients.add(client)
         OPEN_SOCKETS.labels(self.gateway_id).inc()
         sender = asyncio.create_task(self._sender(client))
+        expiry = asyncio.create_task(self._expire(client)) if who.expires_at is not None else None
         try:
             async for frame in ws:
                 if client.overflowed:
@@ -351,9 +333,20 @@ class Gateway:
             self._release(client)
             self._clients.discard(client)
             OPEN_SOCKETS.labels(self.gateway_id).dec()
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in (sender, expiry):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _expire(self, client: ClientSocket) -> None:
+        """Close the socket with 4401 when its token expires: a token is no longer good after its
+        ``exp`` on a socket opened before it either (the client reconnects with a fresh one and
+        resumes its requests)."""
+        assert client.principal.expires_at is not None
+        await asyncio.sleep(max(0.0, client.principal.expires_at - time.time()))
+        log.info("token expired; closing the socket", user=client.principal.user)
+        await self._close(client.ws, CLOSE_UNAUTHENTICATED, "token expired; reconnect with a new one")
 
     async def _sender(self, client: ClientSocket) -> None:
         try:

@@ -65,6 +65,18 @@ def test_only_live_events_count_against_the_budget() -> None:
     assert not client.add_lag("z")
 
 
+def test_control_frames_count_against_the_budget_until_sent() -> None:
+    """A client that sends pings and reads nothing is as slow as one that reads no answers: its pongs
+    count (the first form queued them without a bound), and each one sent counts no more."""
+    client = socket(max_frames=2)
+    assert client.push("pong")
+    assert client.push("pong")
+    assert not client.push("pong")
+    assert drain(client, {}) == ["pong"] * 3
+    assert (client.lag_frames, client.lag_bytes) == (0, 0)
+    assert client.push("pong")
+
+
 def test_an_evicted_prefix_moves_the_base() -> None:
     """index_after counts from the first kept event; seqs already evicted are not found."""
     req = log_of("r", range(10))
@@ -74,3 +86,31 @@ def test_an_evicted_prefix_moves_the_base() -> None:
     assert req.index_after(1) == req.base
     assert req.index_after(6) == req.base + 3
     assert req.index_after(9) == req.end
+
+
+def test_the_request_table_never_forgets_the_new_request_nor_one_a_socket_reads() -> None:
+    """Over max_requests the oldest unread requests go, ended ones first. The first form could forget
+    the request just asked (before a socket held it) or a finished one a socket was still replaying:
+    that client waited for events that never came, with no timeout to end it."""
+    from redis.asyncio import Redis
+
+    from services.gateway.config import GatewayConfig
+    from services.gateway.server import Gateway
+    from topics import TopicNames
+
+    gw = Gateway("127.0.0.1:9", TopicNames(), "secret", Redis(), GatewayConfig(max_requests=2))
+    reader = socket()
+    replaying, running = log_of("replaying", range(3), done=True), log_of("running", range(1))
+    for req in (replaying, running):
+        gw._remember(req)
+        gw._hold(req, reader, -1)
+    new = RequestLog("new", WHO)
+    gw._remember(new)
+    assert set(gw._requests) == {"replaying", "running", "new"}  # over the bound: all are being read
+    gw._hold(new, reader, -1)  # published: its socket reads it
+    old = log_of("old", range(2), done=True)
+    gw._requests["old"] = old
+    gw._requests.move_to_end("old", last=False)
+    gw._remember(RequestLog("newer", WHO))
+    assert "old" not in gw._requests
+    assert {"replaying", "running", "new", "newer"} <= set(gw._requests)
