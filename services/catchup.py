@@ -11,11 +11,15 @@ topics publishers watch stay shared), its consumer groups suffixed ``.<label>``,
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import topics
+from services.common.settings import Settings
 from services.ops import backlog
 from services.roles import GENERATION_STAGES
 from services.stores.ports import VectorIndex
@@ -42,6 +46,32 @@ def generation_names(names: TopicNames, label: str) -> TopicNames:
 
 def group_suffix(label: str) -> str:
     return f".{label}" if label else ""
+
+
+def _label_file(settings: Settings) -> Path:
+    return settings.data_dir / "index" / "live-generation.json"
+
+
+def read_live_label(settings: Settings) -> str:
+    """The label of the generation a reindex last swapped in on this home ("" for the first)."""
+    try:
+        return str(json.loads(_label_file(settings).read_text())["label"])
+    except FileNotFoundError:
+        return ""
+
+
+def write_live_label(settings: Settings, label: str) -> None:
+    path = _label_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"label": label}))
+    os.replace(tmp, path)
+
+
+def serving_names(settings: Settings, names: TopicNames) -> TopicNames:
+    """The topic names of the generation searches read on this home: after a reindex its private
+    topics (and their dead letters) carry its label."""
+    return generation_names(names, read_live_label(settings))
 
 
 def collection_of(alias: str, label: str) -> str:

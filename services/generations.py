@@ -14,18 +14,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
-import os
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import structlog
 
-from services.catchup import ReindexRefused, collection_of, generation_names, group_suffix, measure
+from services.catchup import (
+    ReindexRefused,
+    collection_of,
+    generation_names,
+    group_suffix,
+    measure,
+    read_live_label,
+    write_live_label,
+)
 from services.common.settings import Settings
 from services.pipeline import Pipeline, run_pipeline
 from services.repair import RepairProgress, repair
@@ -52,25 +57,6 @@ def attempted_on_broker(bootstrap: str, names: TopicNames, alias: str) -> list[s
     topics = AdminClient(kafka_conf.client(bootstrap)).list_topics(timeout=10).topics
     pattern = re.compile(rf"{re.escape(names.prefix)}(v\d+)\.")
     return sorted({collection_of(alias, m.group(1)) for t in topics if (m := pattern.match(t))})
-
-
-def _label_file(settings: Settings) -> Path:
-    return settings.data_dir / "index" / "live-generation.json"
-
-
-def read_live_label(settings: Settings) -> str:
-    try:
-        return str(json.loads(_label_file(settings).read_text())["label"])
-    except FileNotFoundError:
-        return ""
-
-
-def write_live_label(settings: Settings, label: str) -> None:
-    path = _label_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"label": label}))
-    os.replace(tmp, path)
 
 
 @dataclass

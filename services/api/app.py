@@ -18,8 +18,9 @@ from services.api.auth import NOT_OPERATOR, authenticator
 from services.api.lag import ScrapedLag
 from services.api.ports import ApiPorts
 from services.api.sampler import OpsSampler
-from services.catchup import ReindexRefused
+from services.catchup import ReindexRefused, generation_names, label_of
 from services.gateway.auth import Principal
+from topics import TopicNames
 
 NO_SEARCH = {"description": "This API process holds no vector index (run it with the index)"}
 NO_REINDEX = {"description": "This API process does not host the index generations"}
@@ -44,8 +45,19 @@ def build_api(ports: ApiPorts) -> FastAPI:
             return await ports.backlog()
         return await asyncio.to_thread(ops.backlog, ports.bootstrap, ports.names)
 
+    async def serving() -> TopicNames:
+        """The topic names of the generation searches read: after a reindex its private topics (and
+        their dead letters) carry its label."""
+        if ports.stack is not None:
+            return generation_names(ports.names, ports.stack.live_label)
+        if ports.generations is not None:
+            alias = ports.generations.alias
+            collection = await ports.generations.vectors.resolve(alias)
+            return generation_names(ports.names, label_of(alias, collection)) if collection else ports.names
+        return ports.names
+
     async def letters() -> list[ops.DeadLetter]:
-        return await asyncio.to_thread(ops.dead_letters, ports.bootstrap, ports.names)
+        return await asyncio.to_thread(ops.dead_letters, ports.bootstrap, await serving())
 
     sampler = OpsSampler(backlog, letters, ports.index_status, ports.names.prefix)
     lag = ScrapedLag(backlog, ports.names.prefix, ports.settings.kafka.lag_read_timeout_s)
@@ -222,7 +234,7 @@ def build_api(ports: ApiPorts) -> FastAPI:
     @app.get("/v1/dlq", tags=["operations"], responses={400: UNKNOWN_TOPIC, 403: NOT_OPERATOR})
     async def dead_letters(_: Annotated[Principal, Depends(operator)], topic: DLQ_TOPIC = None) -> list[Any]:
         """Every dead letter: where it failed, why, and whether it was replayed."""
-        letters = await asyncio.to_thread(ops.dead_letters, ports.bootstrap, ports.names, dlq_spec(topic))
+        letters = await asyncio.to_thread(ops.dead_letters, ports.bootstrap, await serving(), dlq_spec(topic))
         return [
             {
                 "dlq_topic": d.dlq_topic,
@@ -240,7 +252,7 @@ def build_api(ports: ApiPorts) -> FastAPI:
     @app.post("/v1/dlq/replay", tags=["operations"], responses={400: UNKNOWN_TOPIC, 403: NOT_OPERATOR})
     async def replay(_: Annotated[Principal, Depends(operator)], topic: DLQ_TOPIC = None) -> dict[str, int]:
         """Send dead letters not yet replayed back to their source topic, byte for byte."""
-        sent = await asyncio.to_thread(ops.replay, ports.bootstrap, ports.names, dlq_spec(topic))
+        sent = await asyncio.to_thread(ops.replay, ports.bootstrap, await serving(), dlq_spec(topic))
         return {"replayed": len(sent)}
 
     @app.get("/v1/feedback/candidates", tags=["operations"], responses={403: NOT_OPERATOR})

@@ -75,12 +75,13 @@ def _collect(settings: Settings, paths: list[Path]) -> tuple[list[Path], list[Sk
 async def publish_and_report(
     settings: Settings, info: dict[str, Any], paths: list[Path], tenant: str, wait: bool, timeout: float
 ) -> bool:
+    from services.catchup import serving_names
     from services.publisher import DocumentPublisher, OutcomeWatcher
 
     files, skipped = _collect(settings, paths)
     names = TopicNames(info.get("topic_prefix", ""))
     codec = make_codec(settings.kafka.schema_registry_url)
-    watcher = OutcomeWatcher(info["bootstrap"], names, codec) if wait else None
+    watcher = OutcomeWatcher(info["bootstrap"], serving_names(settings, names), codec) if wait else None
     publisher = DocumentPublisher(info["bootstrap"], names, codec, blobs_for(settings, info))
     with Progress(*COLUMNS, console=err) as progress:
         task = progress.add_task("publishing", total=len(files))
@@ -229,6 +230,7 @@ def delete(
 ) -> None:
     """Remove documents from every store (vectors and graph), through the same topics as updates so
     the delete lands after any earlier update of the same document."""
+    from services.catchup import serving_names
     from services.publisher import DocumentPublisher, OutcomeWatcher
 
     settings = settings_for(home)
@@ -244,7 +246,7 @@ def delete(
         info = run_info(settings)
         names = TopicNames(info.get("topic_prefix", ""))
         codec = make_codec(settings.kafka.schema_registry_url)
-        watcher = OutcomeWatcher(info["bootstrap"], names, codec)
+        watcher = OutcomeWatcher(info["bootstrap"], serving_names(settings, names), codec)
         publisher = DocumentPublisher(info["bootstrap"], names, codec, blobs_for(settings, info))
         subs = [publisher.delete(u, tenant or settings.tenant) for u in uris]
         publisher.flush()

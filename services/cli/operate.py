@@ -226,10 +226,12 @@ def dlq_list(
     if url:
         letters = remote_api(url, token).call("GET", "/v1/dlq", params={"topic": topic} if topic else {})
     else:
+        from services.catchup import serving_names
         from services.ops import dead_letters
 
         info = run_info(settings)
-        found = dead_letters(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic))
+        names = serving_names(settings, TopicNames(info.get("topic_prefix", "")))  # after a reindex: its DLQs
+        found = dead_letters(info["bootstrap"], names, _dlq_spec(topic))
         letters = [
             {"dlq_topic": d.dlq_topic, "offset": d.offset, "key": d.key, "stage": d.stage, "reason": d.reason,
              "error": d.error, "replayed": d.replayed}
@@ -263,8 +265,10 @@ def dlq_replay(
             "POST", "/v1/dlq/replay", params={"topic": topic} if topic else {}
         )["replayed"]
     else:
+        from services.catchup import serving_names
         from services.ops import replay
 
         info = run_info(settings)
-        count = len(replay(info["bootstrap"], TopicNames(info.get("topic_prefix", "")), _dlq_spec(topic)))
+        names = serving_names(settings, TopicNames(info.get("topic_prefix", "")))
+        count = len(replay(info["bootstrap"], names, _dlq_spec(topic)))
     console.print(f"replayed {count} message(s)")
