@@ -33,6 +33,11 @@ class Answer:
     rate_limited_s: float = 0.0  # how long the client waited for the gateway's rate limit
 
 
+def _auth(token: str) -> dict[str, str]:
+    """The token in a header, not the URL: query strings end up in proxies' access logs."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def retry_after(event: dict[str, Any]) -> float | None:
     """The wait a ``rate_limited`` error frame names, in seconds (never negative); None for any other
     error, or a hint that is no number."""
@@ -61,7 +66,7 @@ async def ask(
     from websockets.asyncio.client import connect
 
     answer = Answer()
-    async with connect(f"{gateway_url}?token={token}", open_timeout=10, max_size=None) as ws:
+    async with connect(gateway_url, additional_headers=_auth(token), open_timeout=10, max_size=None) as ws:
         for _ in range(max_waits + 1):
             sent = time.perf_counter()
             await ws.send(json.dumps({"type": "ask", "question": question, "session_id": session_id}))
@@ -106,7 +111,8 @@ async def rate(gateway_url: str, token: str, request_id: str, rating: str, comme
     from websockets.asyncio.client import connect
 
     frame = {"type": "feedback", "request_id": request_id, "rating": rating, "comment": comment}
-    async with connect(f"{gateway_url}?token={token}", open_timeout=10) as ws, asyncio.timeout(30):
+    dial = connect(gateway_url, additional_headers=_auth(token), open_timeout=10)
+    async with dial as ws, asyncio.timeout(30):
         await ws.send(json.dumps(frame))
         async for raw in ws:
             event = json.loads(raw)

@@ -29,6 +29,9 @@ from services.gateway.auth import Principal
 
 log = structlog.get_logger("gateway")
 SKEW_MS = 5000  # broker and gateway clocks may differ; start reading a little before the ask
+# How long a request may run: its registry entry lives this much beyond retention from the ask, so a
+# request whose gateway died (nobody left to touch it at its end) stays resumable while it runs.
+RUNNING_MS = 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class RequestRegistry:
                  "asked_ms": int(time.time() * 1000), "question": question,
                  "session_id": session_id}  # fmt: skip
         try:
-            await self.redis.set(self._key(rid), json.dumps(value), px=self.ttl_ms)
+            await self.redis.set(self._key(rid), json.dumps(value), px=self.ttl_ms + RUNNING_MS)
         except Exception as exc:
             log.warning("request registry unavailable", error=repr(exc), request_id=rid)
 
@@ -118,14 +121,17 @@ class Follower:
                 "fetch.wait.max.ms": 5,
             }
         )
-        partitions = consumer.list_topics(topic, timeout=15).topics[topic].partitions
+        partitions = sorted(consumer.list_topics(topic, timeout=15).topics[topic].partitions)
+        # The ends before the time lookup: a record written after it is at or past them. (The logical
+        # end, -1, is resolved at the first fetch: a record written in between was skipped.)
+        ends = {}
+        for p in partitions:
+            ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
         since = max(self.origin.asked_ms - SKEW_MS, 0)
-        wanted = [TopicPartition(topic, p, since) for p in sorted(partitions)]
-        found = consumer.offsets_for_times(wanted, timeout=15)
-        # No message at or after the time: start at the end (nothing of this request was written yet).
-        consumer.assign(
-            [TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else -1) for tp in found]
-        )
+        found = consumer.offsets_for_times([TopicPartition(topic, p, since) for p in partitions], timeout=15)
+        # No message at or after the time: start at that end (nothing of this request was written yet).
+        start = {t.partition: t.offset if t.offset >= 0 else ends[t.partition] for t in found}
+        consumer.assign([TopicPartition(topic, p, at) for p, at in start.items()])
         return consumer
 
     def _run(self, max_s: float) -> None:

@@ -174,7 +174,7 @@ class Gateway:
         req.last_seq = seq
         req.touched = req.heard_at = now
         req.done = last
-        if last and not req.followed:
+        if last:  # resumable anywhere for retention_s from its end (an adopting instance too)
             self._spawn(self.registry.touch(req.request_id))
         self._requests.move_to_end(req.request_id)
         holder = req.holder

@@ -373,3 +373,21 @@ async def test_a_socket_is_closed_when_its_token_expires(start_gateway: StartGat
         await ws.send(json.dumps({"type": "ping"}))
         assert (await recv(ws))["type"] == "pong"
         assert await close_code(ws, timeout=10) == CLOSE_UNAUTHENTICATED
+
+
+async def test_a_request_stays_resumable_elsewhere_while_it_runs_and_for_retention_after_its_end(
+    redis: tuple[Redis, str],
+) -> None:
+    """The registry entry lived retention_s from the ask, and only the asking instance extended it at
+    the end: with that instance dead, a request running past retention_s could not be resumed
+    anywhere. It lives an hour beyond retention while running; any instance that sees the end sets
+    retention_s from then."""
+    from services.gateway.auth import Principal
+    from services.gateway.follow import RequestRegistry
+
+    client, prefix = redis
+    registry = RequestRegistry(client, prefix, retention_s=2.0)
+    await registry.record("r-long", "replies.gw1", Principal("acme", "alice"))
+    assert await client.pttl(f"{prefix}req:r-long") > 3600_000
+    await registry.touch("r-long")
+    assert 0 < await client.pttl(f"{prefix}req:r-long") <= 2000
