@@ -65,6 +65,11 @@ def report(name: str, items: list[GoldenItem], asked: dict[str, Asked], referenc
     print(f"{name:<12} {len(items):>9} {len(hits):>6} {rate:>8.0%} {len(wrong):>7} {len(lost):>10}")
     for i in wrong:
         print(f"  wrong: {i.id} {i.question}\n    got: {asked[i.id].answer[:120]}")
+    if name == "second":  # what is asked again and still not served: why
+        for i in items:
+            if not asked[i.id].cached:
+                why = "I don't know" if asked[i.id].answer.startswith("I don't know") else f"turn {i.turn}"
+                print(f"  not cached: {i.id} ({why}) {i.question}")
 
 
 async def main(golden: Path, redis_url: str) -> None:

@@ -178,7 +178,9 @@ def token(
 ) -> None:
     """Print a JWT signed with this deployment's secret, for the chat gateway
     (`<gateway_url>?token=...`, docs/gateway-protocol.md) and the HTTP API (`Authorization: Bearer`,
-    or `--token` of the other commands). The tenant it names is the only one it can read or write."""
+    or `--token` of the other commands). The tenant it names is the only one whose documents and
+    answers it can read or write. An `--operator` token also runs the deployment: status, dead letters
+    and their replay, reindex and repair, and users' feedback of every tenant (`?tenant=*`)."""
     from services.gateway import issue_token
 
     settings = settings_for(home)

@@ -92,6 +92,9 @@ def verify(token: str | None, secret: str, leeway_s: float = 5.0) -> Principal:
     tenant, user = claims.get("tenant"), claims.get("sub")
     if not isinstance(tenant, str) or not tenant or not isinstance(user, str) or not user:
         raise MissingClaims("token claims 'tenant' and 'sub' must be non-empty strings")
+    if not all(ch.isprintable() for ch in tenant + user):
+        # ids join the tenant to other parts with a NUL ("a\0b"+"c" and "a"+"b\0c" would meet)
+        raise TokenInvalid("token claims 'tenant' and 'sub' must not hold control characters")
     expires = claims.get("exp")
     return Principal(
         tenant=tenant,

@@ -84,13 +84,23 @@ async def test_an_upload_is_indexed_and_searchable_for_its_tenant_only(api: Api)
 
 
 async def test_a_delete_removes_the_document(api: Api) -> None:
-    """DELETE with wait answers 'deleted'; the document is no longer found."""
+    """DELETE with wait answers 'deleted'; the document is no longer found. Another tenant's upload of
+    the same name is another document: its delete leaves this one alone."""
+    params = {"filename": "gone.md", "wait": "true"}
+    gone_uri = {"source_uri": "upload:///gone.md", "wait": "true"}
     async with api.client("deleter") as http:
-        params = {"filename": "gone.md", "wait": "true"}
         up = await http.post(
             "/v1/documents", params=params, content=b"# Gone\n\nThe Vantablue ledger exists.\n"
         )
         assert up.json()["status"] == "indexed"
+    async with api.client("neighbour") as http:
+        same = await http.post("/v1/documents", params=params, content=b"# Gone\n\nTheir own note.\n")
+        assert same.json()["doc_id"] != up.json()["doc_id"]
+        theirs = await http.delete("/v1/documents", params=gone_uri)
+        assert theirs.json()["status"] == "deleted"
+    async with api.client("deleter") as http:
+        kept = (await http.get("/v1/search", params={"q": "Vantablue ledger"})).json()
+        assert any("Vantablue" in c["text"] for c in kept["chunks"])
         gone = await http.delete("/v1/documents", params={"source_uri": "upload:///gone.md", "wait": "true"})
         assert gone.status_code == 200
         assert gone.json()["status"] == "deleted"

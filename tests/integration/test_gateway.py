@@ -46,7 +46,10 @@ async def test_auth_refusals_close_with_documented_codes(start_gateway: StartGat
     gw = await start_gateway()
     forged = issue_token("another-secret-of-32-bytes-or-more!", "acme", "alice", 600)
     claimless = jwt.encode({"sub": "alice", "exp": int(time.time()) + 600, "iat": int(time.time())}, SECRET)
-    cases = [(None, 4401), (token(ttl_s=-60), 4401), (forged, 4403), (claimless, 4403), ("junk", 4403)]
+    # a tenant with a NUL: ids join the tenant to a document's uri with one ("a\0b" + "c" = "a" + "b\0c")
+    joined = token(tenant="acme\x00b")
+    cases = [(None, 4401), (token(ttl_s=-60), 4401), (forged, 4403), (claimless, 4403), ("junk", 4403),
+             (joined, 4403)]  # fmt: skip
     for tok, code in cases:
         async with dial(gw, tok) as ws:
             assert await close_code(ws) == code, tok
