@@ -10,18 +10,30 @@ Policies (``RAGSTREAM_PIPELINE__FOLLOW_SYMLINKS``): ``within`` (default) follows
 target lies inside the folder being published; ``never`` skips every link; ``always`` follows file
 links wherever they point (the stack's private state still excepted). Linked folders are never
 descended (no cycles, no second copy of a tree under another name).
+
+A hard link to a private file is the same file under another name: it is skipped too. And what is
+read is what was listed: ``Intake.opened`` opens the file and checks it is still the regular file
+found (device and inode), so a name swapped for a link to a secret, or for a FIFO that would block
+the publish, between the listing and the read is skipped with its reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 SymlinkPolicy = Literal["within", "never", "always"]
 SKIP_NAMES = frozenset({".DS_Store", "Thumbs.db"})
+Identity = tuple[int, int]  # (st_dev, st_ino): a file whatever its names
+
+
+class NotAsListed(OSError):
+    """The name now stands for another file than the one listed (or for no regular file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +48,20 @@ class Intake:
 
     files: list[Path] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    identity: dict[Path, Identity] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def opened(self, path: Path) -> Iterator[Path]:
+        """``path`` open as it was listed, as a name to read it by (``/dev/fd/N``) that no later swap
+        of ``path`` can redirect; ``NotAsListed`` when it is no longer that regular file."""
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO put in its place must not block
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != self.identity.get(path):
+                raise NotAsListed(f"{path} changed since it was listed (another file, or not a regular one)")
+            yield Path(f"/dev/fd/{fd}")
+        finally:
+            os.close(fd)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -49,19 +75,47 @@ def private_to_stack(real: Path, home: Path) -> bool:
     return _inside(real, home / "data") or (real.parent == home and not real.is_dir())
 
 
+def private_files(home: Path) -> set[Identity]:
+    """The identities of the stack's private files (``private_to_stack``), for telling a hard link
+    to one of them (the same file under another name) from a file of its own."""
+    home = home.resolve()
+    names = [p for p in home.iterdir() if p.is_file()] if home.is_dir() else []
+    for here, _dirs, files in os.walk(home / "data"):
+        names.extend(Path(here) / f for f in files)
+    found = set()
+    for name in names:
+        with contextlib.suppress(OSError):
+            st = name.stat(follow_symlinks=False)
+            found.add((st.st_dev, st.st_ino))
+    return found
+
+
 class _Walk:
     def __init__(self, home: Path, policy: SymlinkPolicy) -> None:
         self.home = home
         self.policy = policy
         self.intake = Intake()
-        self._seen: set[Path] = set()
+        self._seen: set[Identity] = set()
+        self._private: set[Identity] | None = None
 
     def skip(self, path: Path, reason: str) -> None:
         self.intake.skipped.append(Skipped(str(path), reason))
 
-    def file(self, path: Path, root: Path | None) -> None:
-        """Admit one file (``root``: the folder it was found in; None when named directly)."""
-        real = path.resolve()
+    def private(self, st: os.stat_result) -> bool:
+        if st.st_nlink < 2:
+            return False  # one name: the one listed
+        if self._private is None:
+            self._private = private_files(self.home)
+        return (st.st_dev, st.st_ino) in self._private
+
+    def file(self, path: Path, root: Path | None, real: Path | None = None) -> None:
+        """Admit one file (``root``: the folder it was found in; None when named directly; ``real``:
+        its resolved path when the walk knows it)."""
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            return self.skip(path, "its name is not valid UTF-8 (rename it)")
+        real = real or path.resolve()
         if path.is_symlink():
             if not path.exists():
                 return self.skip(path, f"dangling symlink (to {os.readlink(path)})")
@@ -73,30 +127,46 @@ class _Walk:
             return self.skip(path, f"inside the stack's home ({self.home}): never published")
         if not real.is_file():
             return self.skip(path, "not a regular file")
-        if real not in self._seen:  # a link and its target inside one folder: one document
-            self._seen.add(real)
+        st = real.stat()
+        if self.private(st):
+            return self.skip(path, f"a hard link into the stack's home ({self.home}): never published")
+        identity = (st.st_dev, st.st_ino)
+        if identity not in self._seen:  # a link and its target inside one folder: one document
+            self._seen.add(identity)
             self.intake.files.append(path)
+            self.intake.identity[path] = identity
         return None
 
     def folder(self, root: Path) -> None:
+        """Every file under ``root``, depth first in name order; a loop, not recursion (a tree a
+        thousand folders deep is a tree to publish, not a RecursionError)."""
         real_root = root.resolve()
-        for current, dirs, names in os.walk(root, followlinks=False):
-            here = Path(current)
-            for name in sorted(dirs):
-                if private_to_stack((here / name).resolve(), self.home):
-                    self.skip(here / name, f"inside the stack's home ({self.home}): never published")
-                    dirs.remove(name)
-                elif name.startswith("."):
-                    self.skip(here / name, "hidden folder")
-                    dirs.remove(name)
-                elif (here / name).is_symlink():
-                    self.skip(here / name, "symlinked folder (not followed)")
-            dirs.sort()
-            for name in sorted(names):
-                if name.startswith(".") or name in SKIP_NAMES:
-                    self.skip(here / name, "hidden or system file")
+        pending = [(root, real_root)]  # each folder with its resolved path (resolving is per level)
+        while pending:
+            here, real_here = pending.pop()
+            try:
+                entries = sorted(os.scandir(here), key=lambda e: e.name)
+            except OSError as exc:
+                self.skip(here, f"folder could not be read: {exc.strerror or exc}")
+                continue
+            below = []
+            for entry in entries:
+                path, linked = here / entry.name, entry.is_symlink()
+                real = path.resolve() if linked else real_here / entry.name
+                if entry.is_dir():  # a folder, or a link to one
+                    if private_to_stack(real, self.home):
+                        self.skip(path, f"inside the stack's home ({self.home}): never published")
+                    elif entry.name.startswith("."):
+                        self.skip(path, "hidden folder")
+                    elif linked:
+                        self.skip(path, "symlinked folder (not followed)")
+                    else:
+                        below.append((path, real))
+                elif entry.name.startswith(".") or entry.name in SKIP_NAMES:
+                    self.skip(path, "hidden or system file")
                 else:
-                    self.file(here / name, real_root)
+                    self.file(path, real_root, real)
+            pending.extend(reversed(below))
 
 
 def collect(paths: Iterable[str | Path], home: Path, policy: SymlinkPolicy = "within") -> Intake:

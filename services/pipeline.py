@@ -183,9 +183,15 @@ async def _register(
         from services.chunk import app as chunk_app
         from services.chunk.isolation import ChunkerPool
 
-        chunker = ChunkerPool(settings.models.chunk_max_tokens, settings.models.chunk_overlap_tokens)
+        chunker = ChunkerPool(
+            settings.models.chunk_max_tokens,
+            settings.models.chunk_overlap_tokens,
+            timeout_s=settings.pipeline.chunk_timeout_s,
+            memory_mb=settings.pipeline.chunk_memory_mb,
+        )
         stack.callback(chunker.close)
-        chunk_app.register(broker, ctx, pipe.blobs, chunker, group("chunk"))
+        poll_ms = int((settings.pipeline.chunk_timeout_s + 60) * 1000)
+        chunk_app.register(broker, ctx, pipe.blobs, chunker, group("chunk"), max(poll_ms, 300_000))
     if "embed" in stages:
         from services.embed import app as embed_app
 

@@ -103,8 +103,12 @@ def register(
     blobs: BlobStore,
     chunker: Chunker,
     group: GroupOf,
+    poll_interval_ms: int = 300_000,
 ) -> None:
-    @broker.subscriber(ctx.names(topics.PARSED), **ctx.subscriber_options(group(topics.PARSED)))
+    # one document may take its whole chunking time limit: the group must not take it away meanwhile
+    options = ctx.subscriber_options(group(topics.PARSED)) | {"max_poll_interval_ms": poll_interval_ms}
+
+    @broker.subscriber(ctx.names(topics.PARSED), **options)
     async def on_document_parsed(msg: KafkaMessage) -> None:
         async def handle(record: DocumentParsed) -> None:
             await ctx.publish_many(topics.CHUNKS, _keyed(await chunk(record, blobs, chunker)))

@@ -4,6 +4,7 @@ through a remote deployment's HTTP API; one summary either way."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,7 +30,7 @@ from services.cli.app import (
 )
 from services.common.codec import make_codec
 from services.common.settings import Settings
-from services.intake import Skipped, collect
+from services.intake import Intake, NotAsListed, Skipped, collect
 from services.publisher import Outcome, Submission, source_uri
 from topics import TopicNames
 
@@ -61,7 +62,7 @@ def publish(
     raise typer.Exit(0 if ok else 1)
 
 
-def _collect(settings: Settings, paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+def _collect(settings: Settings, paths: list[Path]) -> Intake:
     try:
         intake = collect(paths, settings.home, settings.pipeline.follow_symlinks)
     except FileNotFoundError as exc:
@@ -69,7 +70,7 @@ def _collect(settings: Settings, paths: list[Path]) -> tuple[list[Path], list[Sk
     if not intake.files:
         print_skipped(intake.skipped)
         raise fail("no files to publish in " + ", ".join(map(str, paths)))
-    return intake.files, intake.skipped
+    return intake
 
 
 async def publish_and_report(
@@ -78,7 +79,8 @@ async def publish_and_report(
     from services.catchup import serving_names
     from services.publisher import DocumentPublisher, OutcomeWatcher
 
-    files, skipped = _collect(settings, paths)
+    intake = _collect(settings, paths)
+    files, skipped = intake.files, intake.skipped
     names = TopicNames(info.get("topic_prefix", ""))
     codec = make_codec(settings.kafka.schema_registry_url)
     watcher = OutcomeWatcher(info["bootstrap"], serving_names(settings, names), codec) if wait else None
@@ -88,7 +90,11 @@ async def publish_and_report(
         submissions = []
         for path in files:
             try:
-                submissions.append(await publisher.upsert(path, tenant))
+                with intake.opened(path) as listed:  # what is read is what was listed
+                    submission = await publisher.upsert(listed, tenant, source_uri(path), path.name)
+                submissions.append(dataclasses.replace(submission, path=str(path)))
+            except NotAsListed as exc:
+                skipped.append(Skipped(str(path), str(exc)))
             except OSError as exc:  # vanished or unreadable since it was listed: report, go on
                 skipped.append(Skipped(str(path), f"could not be read: {exc.strerror or exc}"))
             progress.advance(task)
@@ -123,7 +129,8 @@ async def upload_and_report(
 ) -> bool:
     """Each file streamed to the deployment's API (a few at a time), identified by its file URI as a
     local publish identifies it; with --wait each upload answers once its document is settled."""
-    files, skipped = _collect(settings, paths)
+    intake = _collect(settings, paths)
+    files, skipped = intake.files, intake.skipped
     info = api.call("GET", "/v1/info")
     gate = asyncio.Semaphore(UPLOADS_AT_ONCE)
     outcomes: list[Outcome] = []
@@ -140,9 +147,13 @@ async def upload_and_report(
                     "timeout_s": timeout,
                 }
                 try:
-                    response = await http.post(
-                        f"{api.url.rstrip('/')}/v1/documents", params=params, content=file_blocks(path)
-                    )
+                    with intake.opened(path) as listed:  # what is read is what was listed
+                        response = await http.post(
+                            f"{api.url.rstrip('/')}/v1/documents", params=params, content=file_blocks(listed)
+                        )
+                except NotAsListed as exc:
+                    skipped.append(Skipped(str(path), str(exc)))
+                    return
                 except OSError as exc:
                     skipped.append(Skipped(str(path), f"could not be read: {exc.strerror or exc}"))
                     return

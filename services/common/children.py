@@ -98,6 +98,16 @@ class DirectoryLock:
 BULK_NICENESS = 10
 
 
+def bulk_worker(memory_bytes: int) -> None:
+    """A bulk worker's initializer (parsing, chunking): SIGKILL when the stack dies, a lower CPU
+    priority (``BULK_NICENESS``) and an address-space ceiling (``RLIMIT_AS``)."""
+    import resource
+
+    die_with_parent_now(signal.SIGKILL)
+    run_as_bulk_work()
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
 def run_as_bulk_work() -> None:
     """In a worker process: lower its CPU priority by ``BULK_NICENESS`` (never raises it back)."""
     with contextlib.suppress(OSError):

@@ -174,6 +174,10 @@ class PipelineSettings(BaseModel):
     parse_workers: int = Field(default=2, ge=1)  # documents parsed at once, each in its own process
     parse_timeout_s: float = Field(default=120.0, gt=0)
     parse_memory_mb: int = Field(default=2048, ge=256)
+    # Chunking is bounded the same way (text shaped to be slow to split held the stage for everyone);
+    # the chunk consumer's poll interval is this plus a minute, so the group never takes it away.
+    chunk_timeout_s: float = Field(default=600.0, gt=0)
+    chunk_memory_mb: int = Field(default=2048, ge=256)
 
 
 class Settings(BaseSettings):

@@ -15,25 +15,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
-import resource
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pebble
 
-from services.common.children import die_with_parent_now, run_as_bulk_work
+from services.common.children import bulk_worker
 from services.parse.parsers import ParsedDocument, ParseError, parse_document
 
 MAX_TASKS = 200
-
-
-def _limit(memory_bytes: int) -> None:
-    """Worker initializer: an address-space ceiling, SIGKILL when the stack dies, and a lower CPU
-    priority than the stack's (``BULK_NICENESS``)."""
-    die_with_parent_now(signal.SIGKILL)
-    run_as_bulk_work()
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
 class ParserPool:
@@ -52,7 +42,7 @@ class ParserPool:
         self._pool = pebble.ProcessPool(
             max_workers=workers,
             max_tasks=MAX_TASKS,
-            initializer=_limit,
+            initializer=bulk_worker,
             initargs=(memory_mb * 1024 * 1024,),
             context=multiprocessing.get_context("spawn"),
         )

@@ -86,3 +86,31 @@ async def test_parse_and_chunk_workers_run_nicer_than_the_stack() -> None:
         finally:
             pool.close()
     assert os.nice(0) == base  # the stack itself is untouched
+
+
+async def test_chunking_that_takes_too_long_is_stopped_with_its_reason_and_the_next_document_chunks() -> None:
+    """Random words are slow to split (~15 µs a character): 2 MB of them would hold the chunk stage
+    for half a minute here, and 20 MB for five (past the consumer's poll interval: the group took
+    the document away and it was chunked again, without end). Stopped at the limit as `timeout`."""
+    import json
+    import random
+
+    from services.chunk.isolation import ChunkerPool
+    from services.common.stage import PoisonMessage
+
+    rng = random.Random(7)
+    words = " ".join(
+        "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(2, 12))) for _ in range(300_000)
+    )
+    slow = json.dumps([{"text": words, "title": "noise"}]).encode()
+    pool = ChunkerPool(64, 0, timeout_s=2.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(PoisonMessage) as stopped:
+            await pool(slow)
+        assert stopped.value.reason == "timeout"
+        assert time.monotonic() - started < 30
+        fine = await pool(json.dumps([{"text": "A short note about Helios Labs.", "title": "note"}]).encode())
+        assert [c.text for c in fine] == ["A short note about Helios Labs."]
+    finally:
+        pool.close()

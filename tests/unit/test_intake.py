@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.common.settings import Settings
-from services.intake import Skipped, collect
+from services.intake import NotAsListed, Skipped, collect
 
 
 @pytest.fixture
@@ -93,3 +93,52 @@ def test_a_named_link_to_a_folder_publishes_what_it_points_at(tree: dict[str, Pa
     """Naming a link to a folder on the command line is deliberate: its files are published."""
     os.symlink(tree["docs"] / "sub", tree["docs"].parent / "sub-link")
     assert [p.name for p in collect([tree["docs"].parent / "sub-link"], tree["home"]).files] == ["b.txt"]
+
+
+def test_a_hard_link_to_the_secret_is_skipped(tree: dict[str, Path]) -> None:
+    """A review published a hard link to the stack's secret: the same file under a name of the
+    folder's own, which resolving paths cannot see."""
+    os.link(tree["secret"], tree["docs"] / "notes.txt")
+    os.link(tree["home"] / "data" / "blobs" / "blob", tree["docs"] / "copy.txt")
+    intake = collect([tree["docs"]], tree["home"])
+    assert "hard link into the stack's home" in reasons(intake.skipped)["notes.txt"]
+    assert "hard link into the stack's home" in reasons(intake.skipped)["copy.txt"]
+    assert {p.name for p in intake.files} == {"a.md", "b.txt"}
+
+
+def test_what_is_read_is_what_was_listed(tree: dict[str, Path]) -> None:
+    """Listed, then swapped for a link to the secret, or for a FIFO (whose open blocked the publish):
+    not read. Unchanged: read through a name no later swap can redirect."""
+    intake = collect([tree["docs"]], tree["home"])
+    a, b = tree["docs"] / "a.md", tree["docs"] / "sub" / "b.txt"
+    with intake.opened(a) as listed:
+        assert listed.read_text() == "# A"
+    a.unlink()
+    a.symlink_to(tree["secret"])
+    b.unlink()
+    os.mkfifo(b)
+    for swapped in (a, b):
+        with pytest.raises(NotAsListed, match="changed since it was listed"), intake.opened(swapped):
+            pass
+
+
+def test_an_unreadable_name_and_a_deep_tree_are_not_the_end_of_a_publish(tmp_path: Path) -> None:
+    """A name that is not UTF-8 broke the publish with a traceback when it was sent; a tree deeper
+    than Python's recursion limit raised RecursionError: nothing was published."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    here = os.open(docs, os.O_RDONLY)
+    for _ in range(1100):  # pathlib's and os's makedirs recurse too: one level at a time
+        os.mkdir("d", dir_fd=here)
+        below = os.open("d", os.O_RDONLY, dir_fd=here)
+        os.close(here)
+        here = below
+    bottom = os.open("bottom.txt", os.O_WRONLY | os.O_CREAT, dir_fd=here)
+    os.write(bottom, b"found")
+    os.close(bottom)
+    os.close(here)
+    with open(os.fsencode(docs) + b"/bad\xff.txt", "w") as bad:
+        bad.write("x")
+    intake = collect([docs], tmp_path / "home")
+    assert [p.name for p in intake.files] == ["bottom.txt"]
+    assert [s.reason for s in intake.skipped] == ["its name is not valid UTF-8 (rename it)"]
