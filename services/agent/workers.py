@@ -123,15 +123,17 @@ async def step(ctx: StageContext, node: str, fn: NodeFn, state: AgentState) -> N
         except ModelUnavailable as exc:
             # An outage, not a bad request: the user hears "try again", nothing is dead-lettered
             # (replaying a question minutes later would answer nobody).
-            await emitter.send("ERROR", text=f"a model server is unavailable ({exc}); ask again shortly",
+            # The user hears what happened, not where: the server's address and the transport error
+            # are for the log (any user of any tenant reads the error frame).
+            await emitter.send("ERROR", text="a model server is unavailable; ask again shortly",
                                step=node, code="unavailable")  # fmt: skip
             await emitter.flush()
-            log.warning("model unavailable; told the client", node=node, request_id=state.request_id)
+            log.warning("model unavailable; told the client", node=node, request_id=state.request_id,
+                        error=str(exc)[:300])  # fmt: skip
             return
         except Exception as exc:
-            await emitter.send(
-                "ERROR", text=f"the {node} step failed: {type(exc).__name__}: {exc}", step=node
-            )
+            failed = f"the {node} step failed (request {state.request_id}: see the dead letters)"
+            await emitter.send("ERROR", text=failed, step=node)
             await emitter.flush()
             raise PoisonMessage("agent_step_failed", f"{node}: {exc!r}") from exc
         update = dict(command.update or {})

@@ -60,7 +60,8 @@ def build_api(ports: ApiPorts) -> FastAPI:
         return await asyncio.to_thread(ops.dead_letters, ports.bootstrap, await serving())
 
     sampler = OpsSampler(backlog, letters, ports.index_status, ports.names.prefix)
-    lag = ScrapedLag(backlog, ports.names.prefix, ports.settings.kafka.lag_read_timeout_s)
+    kafka = ports.settings.kafka
+    lag = ScrapedLag(backlog, ports.names.prefix, kafka.lag_read_timeout_s, kafka.lag_read_interval_s)
     app.include_router(ops_page.router(sampler, operator))
 
     @app.get("/healthz", tags=["probes"])

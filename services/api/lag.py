@@ -14,6 +14,7 @@ not started again: a stalled broker costs one thread, not one per scrape.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -45,14 +46,29 @@ LAG_READ_FAILURES = Counter(
 class ScrapedLag:
     """Sets the lag gauges from ``read`` once per scrape, within ``timeout_s``."""
 
-    def __init__(self, read: Callable[[], Awaitable[list[Backlog]]], prefix: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[list[Backlog]]],
+        prefix: str,
+        timeout_s: float,
+        min_interval_s: float = 5.0,
+    ) -> None:
         self._read, self._prefix, self.timeout_s = read, prefix, timeout_s
+        # /metrics takes no token: a client looping on it would read the broker (a consumer and an
+        # admin client each time) as fast as it can. Within this interval the last read stands.
+        self.min_interval_s = min_interval_s
         self._inflight: asyncio.Future[list[Backlog]] | None = None
+        self._read_at = -math.inf
 
     async def refresh(self) -> bool:
         """Read the lag and set the gauges; False (gauges untouched) when the broker failed to answer
-        in time. Never raises for the broker's sake."""
+        in time. Never raises for the broker's sake. Within ``min_interval_s`` of the last read
+        started, nothing is read again (True: the gauges hold that read)."""
+        now = time.monotonic()
+        if self._inflight is not None and self._inflight.done() and now - self._read_at < self.min_interval_s:
+            return not self._inflight.cancelled() and self._inflight.exception() is None
         if self._inflight is None or self._inflight.done():
+            self._read_at = now
             self._inflight = asyncio.ensure_future(self._read())
         try:
             rows = await asyncio.wait_for(asyncio.shield(self._inflight), self.timeout_s)

@@ -41,6 +41,9 @@ class KafkaSettings(BaseModel):
     # How long a /metrics scrape waits for the consumer lag read from the broker; past that it serves
     # the lag's last values and counts the failure (services/api/lag.py). Under Prometheus' 10 s default.
     lag_read_timeout_s: float = Field(default=5.0, gt=0)
+    # /metrics takes no token: within this long of the last lag read, a scrape serves its values
+    # rather than read the broker again (a loop on /metrics would keep the broker busy).
+    lag_read_interval_s: float = Field(default=5.0, ge=0)
     # The chat path's producers (gateway, agent nodes) with broker-side idempotence. Off on the durable
     # embedded broker (set when it starts): Tansu 0.6 keeps every idempotent producer's sequences in
     # one cluster-wide object rewritten on each produce, so a question queued behind every batch of a

@@ -278,7 +278,8 @@ async def test_a_worker_restart_loses_no_request_and_the_client_sees_each_answer
 async def test_a_model_outage_answers_unavailable_and_dead_letters_nothing(
     kafka_bootstrap: str, stores: Any, tmp_path: Path
 ) -> None:
-    """The embeddings server is down: the client gets ERROR code `unavailable`; no dead letter."""
+    """The embeddings server is down: the client gets ERROR code `unavailable`, without the server's
+    address (the first form sent it, and the transport error, to any user); no dead letter."""
     from services.common.tansu import free_port
     from services.models.embedder import HttpEmbedder
     from services.ops import dead_letters
@@ -304,4 +305,5 @@ async def test_a_model_outage_answers_unavailable_and_dead_letters_nothing(
     await down.close()
     last = replies[state.request_id][-1]
     assert (last.type, last.code) == ("ERROR", "unavailable"), last
+    assert last.text == "a model server is unavailable; ask again shortly"
     assert await asyncio.to_thread(dead_letters, kafka_bootstrap, names) == []

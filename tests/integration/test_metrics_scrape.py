@@ -41,11 +41,14 @@ def broker() -> Iterator[TansuBroker]:
 
 
 @pytest.fixture
-async def metrics_url(broker: TansuBroker, names: TopicNames, tmp_path: Path) -> AsyncIterator[str]:
-    settings = Settings(
-        home=tmp_path / "home",
-        kafka=KafkaSettings(partitions=1, topic_prefix=names.prefix, lag_read_timeout_s=BUDGET_S),
+async def metrics_url(
+    broker: TansuBroker, names: TopicNames, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    interval = getattr(request, "param", 0.0)  # every scrape reads the broker, unless a test says
+    kafka = KafkaSettings(
+        partitions=1, topic_prefix=names.prefix, lag_read_timeout_s=BUDGET_S, lag_read_interval_s=interval
     )
+    settings = Settings(home=tmp_path / "home", kafka=kafka)
     await asyncio.to_thread(ensure_topics, broker.bootstrap, names, 1)
     blobs, codec = LocalBlobStore(tmp_path / "blobs"), make_codec(None)
     async with (
@@ -116,3 +119,25 @@ async def test_a_broker_that_does_not_answer_leaves_the_scrape_whole(
             break
         assert time.monotonic() < deadline, "the lag was not read again after the broker came back"
         await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize("metrics_url", [60.0], indirect=True)
+async def test_scrapes_within_the_interval_do_not_read_the_broker_again(
+    broker: TansuBroker, metrics_url: str, names: TopicNames
+) -> None:
+    """/metrics takes no token, and every scrape read the broker (a consumer and an admin client
+    each time): a loop on it kept the broker busy. Within the interval the last read stands: with
+    the broker stopped, the next scrape neither waits for it nor counts a failure."""
+    await asyncio.to_thread(publish, broker.bootstrap, names, 2)
+    read_at = "ragstream_consumer_lag_read_timestamp_seconds"
+    timeouts = 'ragstream_consumer_lag_read_failures_total{reason="timeout"}'
+    first, _ = await scrape(metrics_url)
+    assert broker._proc is not None
+    os.kill(broker._proc.pid, signal.SIGSTOP)
+    try:
+        second, took = await scrape(metrics_url)
+    finally:
+        os.kill(broker._proc.pid, signal.SIGCONT)
+    assert took < BUDGET_S
+    assert sample(second, read_at) == sample(first, read_at)
+    assert sample(second, timeouts) == sample(first, timeouts)

@@ -139,6 +139,29 @@ def test_an_unreadable_name_and_a_deep_tree_are_not_the_end_of_a_publish(tmp_pat
     os.close(here)
     with open(os.fsencode(docs) + b"/bad\xff.txt", "w") as bad:
         bad.write("x")
-    intake = collect([docs], tmp_path / "home")
-    assert [p.name for p in intake.files] == ["bottom.txt"]
-    assert [s.reason for s in intake.skipped] == ["its name is not valid UTF-8 (rename it)"]
+    try:
+        intake = collect([docs], tmp_path / "home")
+        assert [p.name for p in intake.files] == ["bottom.txt"]
+        assert [s.reason for s in intake.skipped] == ["its name is not valid UTF-8 (rename it)"]
+    finally:
+        remove_deep(docs)  # pytest's clean-up of old temp dirs recurses too: it would fail on this
+
+
+def remove_deep(top: Path) -> None:
+    """Remove a tree of any depth without recursion: down by directory descriptors, then up."""
+    fds, names = [os.open(top, os.O_RDONLY)], []
+    while True:
+        below = None
+        for entry in os.scandir(fds[-1]):
+            if entry.is_dir(follow_symlinks=False):
+                below = entry.name
+            else:
+                os.unlink(entry.name, dir_fd=fds[-1])
+        if below is None:
+            break
+        fds.append(os.open(below, os.O_RDONLY, dir_fd=fds[-1]))
+        names.append(below)
+    while names:
+        os.close(fds.pop())
+        os.rmdir(names.pop(), dir_fd=fds[-1])
+    os.close(fds[0])

@@ -223,6 +223,16 @@ def test_model_servers_run_on_the_gpu_pool_with_one_route_per_app() -> None:
     assert env["RAGSTREAM_MODELS__EMBEDDINGS_URL"].endswith("/embed")
 
 
+def test_the_ingress_routes_the_ops_page_to_the_api_and_not_the_swagger_page() -> None:
+    """/ops fell under the gateways' "/" (a failed websocket handshake: the ops page was unreachable);
+    /docs put a CDN's script on the chat page's origin."""
+    [ingress] = of_kind(rendered("cluster"), "Ingress").values()
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    routes = {p["path"]: p["backend"]["service"]["name"] for p in paths}
+    assert routes["/ops"] == routes["/v1"] != routes["/"]
+    assert "/docs" not in routes
+
+
 def test_every_pod_names_the_deployment_the_same_way() -> None:
     """The answer cache and the gateway registry in a shared Redis are the deployment's own: offline
     (no cluster to read the namespace's uid from) <namespace>-<release>, or the value given."""
