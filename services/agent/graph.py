@@ -13,6 +13,7 @@ against rails before it is trusted; the answer streams from the model over the n
 every LLM failure falls back to the deterministic path rather than failing the chat.
 """
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ async def _send(emit: Emit, event: dict[str, Any]) -> None:
         await result
 
 
+PLAN_TIMEOUT_S = 15.0  # the model's plan, before the rules' is taken instead
 # Words per streamed piece of an answer that is complete before it is sent (extractive, cached, tool):
 # it streams in readable steps, with a fraction of the events (each is a Kafka record, a decode on the
 # gateway and a frame). 12 words against 3: 10% less CPU per answer in 500-chat bursts (bench/README.md).
@@ -165,9 +167,12 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         if deps.llm is not None and action != "DIRECT":
             try:
                 rules = (action, tool, tool_input)
-                action, tool, tool_input, rewritten = await llm_plan(
-                    deps.llm, state.question, history, rules, deps.calculate, deps.web_search is not None
-                )
+                # the user waits for this: past PLAN_TIMEOUT_S the rules decide (the gateway ends a
+                # request whose agent is silent for 30 s)
+                async with asyncio.timeout(PLAN_TIMEOUT_S):
+                    action, tool, tool_input, rewritten = await llm_plan(
+                        deps.llm, state.question, history, rules, deps.calculate, deps.web_search is not None
+                    )
                 query = rewritten or query
             except Exception as exc:  # the model is an improvement, never a dependency
                 log.warning("llm plan failed; rules decide", error=f"{type(exc).__name__}: {exc}"[:300])

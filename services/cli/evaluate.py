@@ -67,7 +67,7 @@ def evaluate(
         typer.Option(
             "--from-feedback",
             help="Measure nothing: turn users' rated answers (thumbs up/down in the chat) into golden-set "
-            "candidates for review, one per question, written to --out.",
+            "candidates for review, one per question, written to --out: every tenant's, or --tenant's.",
         ),
     ] = False,
     out: Annotated[
@@ -183,7 +183,9 @@ async def _run(runner: Any, target: Any, items: list[Any], grader: Any) -> list[
 
 def _candidates(api: Any, tenant: str | None, out: Path) -> None:
     """Write the rated answers as golden-set candidates and say what came of them."""
-    found = api.call("GET", "/v1/feedback/candidates", params={"tenant": tenant} if tenant else {})
+    # every tenant's unless one is named: an operator's command, asked for explicitly (`*`); the API's
+    # own default is the token's tenant
+    found = api.call("GET", "/v1/feedback/candidates", params={"tenant": tenant or "*"})
     candidates = found["candidates"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in candidates))

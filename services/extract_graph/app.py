@@ -59,11 +59,20 @@ async def extract_batch(
     return await asyncio.to_thread(lambda: [extract_one(r, extractor, name) for r in records])
 
 
+LLM_POLL_INTERVAL_MS = 30 * 60 * 1000
+
+
 def register(
     broker: KafkaBroker, ctx: StageContext, extractor: GraphExtractor | LLMGraphExtractor, group: GroupOf
 ) -> None:
 
-    @broker.subscriber(ctx.names(topics.CHUNKS), **ctx.subscriber_options(group(topics.CHUNKS), batch=True))
+    options = ctx.subscriber_options(group(topics.CHUNKS), batch=True)
+    if isinstance(extractor, LLMGraphExtractor):
+        # a batch of a few hundred chunks asks the model a few hundred times: the group must not take
+        # the batch away meanwhile (each call is bounded: HttpChatModel.deadline_s)
+        options["max_poll_interval_ms"] = LLM_POLL_INTERVAL_MS
+
+    @broker.subscriber(ctx.names(topics.CHUNKS), **options)
     async def on_chunks(msg: KafkaMessage) -> None:
         async def handle(records: list[ChunkCreated]) -> None:
             out = await extract_batch(records, extractor)

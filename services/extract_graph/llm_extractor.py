@@ -27,7 +27,7 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from services.extract_graph.extractor import EXTRACTION_JSON_SCHEMA, Extraction, RuleExtractor
-from services.models.http import ModelUnavailable
+from services.models.http import ModelRequestError, ModelUnavailable
 from services.models.llm import ChatModel, ModelOutputError
 from services.stores.ports import ENTITY_LABELS, RELATION_TYPES
 
@@ -129,7 +129,9 @@ class LLMGraphExtractor:
         self.calls += 1
         try:
             data = await self.llm.json(messages, self._schema, name="graph", max_tokens=self.max_tokens)
-        except ModelOutputError as exc:
+        except (ModelOutputError, ModelRequestError) as exc:
+            # a refused request (a chunk over the model's context: the chunker counts MiniLM's tokens)
+            # is this chunk's, not the server's: the rules extract it, so its document completes
             log.info("llm extraction unusable; rules instead", error=str(exc)[:200])
             return Extracted(self.fallback.extract(text), f"rules (llm fallback: {str(exc)[:80]})")
         return Extracted(grounded(Extraction.from_dict(data), text), self.name)

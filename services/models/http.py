@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 
 RETRYABLE = frozenset({408, 429})
+# Answers about the deployment, not the request: a rotated key, a wrong route or model name. No record
+# is at fault, so none is dead-lettered: the stage pauses (ModelUnavailable) until it is fixed.
+MISCONFIGURED = frozenset({401, 403, 404, 405})
 
 
 class ModelUnavailable(RuntimeError):
@@ -66,6 +69,13 @@ class ModelHttpClient:
         await asyncio.sleep(delay * (0.5 + random.random()))
         return min(delay * 2, 5.0)
 
+    def _misconfigured(self, response: httpx.Response) -> None:
+        if response.status_code in MISCONFIGURED:
+            raise ModelUnavailable(
+                f"{self.what} {self.base_url}: HTTP {response.status_code} (check its URL, key and model "
+                f"name): {_server_message(response)}"
+            )
+
     @staticmethod
     def _retryable(response: httpx.Response) -> bool:
         return response.status_code in RETRYABLE or response.status_code >= 500
@@ -81,6 +91,7 @@ class ModelHttpClient:
             else:
                 if response.status_code < 400:
                     return response.json()
+                self._misconfigured(response)
                 if not self._retryable(response):
                     raise ModelRequestError(
                         f"{self.what} refused the request: HTTP {response.status_code}: "
@@ -108,6 +119,7 @@ class ModelHttpClient:
                             ) from exc
                         return
                     await response.aread()
+                    self._misconfigured(response)
                     if not self._retryable(response):
                         raise ModelRequestError(
                             f"{self.what} refused the request: HTTP {response.status_code}: "

@@ -7,6 +7,7 @@ the graph extractor rule-based (see services/agent/graph.py and services/extract
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
@@ -56,6 +57,7 @@ class HttpChatModel:
             base_url, api_key, attempts=attempts, timeout_s=timeout_s, what="LLM server"
         )
         self.model = model
+        self.deadline_s = timeout_s * 1.25
         self.seed = seed  # fixed by default: the same question gets the same answer on every executor
 
     def _payload(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> dict[str, Any]:
@@ -87,9 +89,17 @@ class HttpChatModel:
                     text = (choice.get("delta") or {}).get("content")
                     if text:
                         yield text
+        # a stream the server (or a proxy) closed early is a cut answer, not a whole one
+        raise ModelUnavailable("LLM stream ended before [DONE]")
 
     async def _complete(self, payload: dict[str, Any]) -> tuple[str, str | None]:
-        body = await self._http.post_json("/v1/chat/completions", payload)
+        # One call's time in all, retries included: four attempts of the read timeout each were eight
+        # minutes (a stage's handler past the consumer's poll interval, a user's plan step waiting).
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                body = await self._http.post_json("/v1/chat/completions", payload)
+        except TimeoutError:
+            raise ModelUnavailable(f"LLM server: no answer within {self.deadline_s:g}s") from None
         try:
             choice = body["choices"][0]
             return str(choice["message"]["content"] or ""), choice.get("finish_reason")

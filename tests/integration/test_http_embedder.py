@@ -87,6 +87,22 @@ async def test_persistent_refusal_raises_model_unavailable(server: EmbeddingsSer
         await client.close()
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_a_refusal_about_the_deployment_pauses_instead_of_dead_lettering(
+    server: EmbeddingsServer, status: int
+) -> None:
+    """A rotated key, a wrong route or model name is no record's fault: the first form raised
+    ModelRequestError and the stage dead-lettered every record. Now the stage pauses until fixed."""
+    server.refuse_next[:] = [status]
+    client = HttpEmbedder(server.url, "m", dim=384, attempts=3)
+    try:
+        with pytest.raises(ModelUnavailable, match=f"HTTP {status} \\(check its URL, key and model name\\)"):
+            await client.embed(["hello"])
+    finally:
+        await client.close()
+    assert server.refuse_next == []  # asked once: asking again would not help
+
+
 async def test_server_down_raises_model_unavailable() -> None:
     """Nothing listening is a transport error, reported as ModelUnavailable."""
     client = HttpEmbedder(f"http://127.0.0.1:{free_port()}", "m", dim=384, attempts=2)

@@ -172,6 +172,22 @@ async def test_llm_graph_extraction_is_grounded_and_cached(llm: HttpChatModel) -
         assert found.extractor in (f"llm:{MODEL}",) or found.extractor.startswith("rules (llm fallback")
 
 
+async def test_a_chunk_over_the_models_context_is_extracted_by_the_rules(llm: HttpChatModel) -> None:
+    """The chunker counts MiniLM's tokens, not the LLM's: a chunk can be longer than the model takes
+    (2048 here). The server's 400 was dead-lettered, and the document never completed (the index
+    waits for every chunk's graph record). The rules extract it instead."""
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    prefix = f"test:extract:{uuid.uuid4().hex[:8]}:"
+    text = "Ada Novak works for Helios Labs in Graz. " + "Logistics data flows through pipelines. " * 400
+    try:
+        found = await LLMGraphExtractor(llm, redis, prefix=prefix, max_tokens=200).extract_one(text)
+    finally:
+        await redis.delete(*[k async for k in redis.scan_iter(f"{prefix}*")] or ["-"])
+        await redis.aclose()
+    assert found.extractor.startswith("rules (llm fallback")
+    assert {"Ada Novak", "Helios Labs"} <= {e.name for e in found.extraction.entities}
+
+
 @pytest.fixture(scope="module")
 async def indexed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[IndexedStores]:
     async with examples_indexed_inprocess(tmp_path_factory.mktemp("llm-agent")) as stores:
