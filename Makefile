@@ -33,7 +33,7 @@ up: install
 ## (Most of the e2e tier waits on restarts and group joins; a module's fixtures stay on one worker.)
 TEST_WORKERS ?= 2
 test: install browser-deps lint typecheck
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --durations=25
 
 lint: install
 	$(BIN)/ruff check .

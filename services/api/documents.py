@@ -2,10 +2,12 @@
 moment it passes the size limit), stored in the blob store and announced on the ingest topic, like
 `ragstream publish`; a delete publishes the tombstone. Both may wait for the outcome."""
 
+import asyncio
 import contextlib
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +53,20 @@ def _respond(outcome: Outcome | None, submission: Submission) -> JSONResponse:
 def router(ports: ApiPorts, user: Any) -> APIRouter:
     api = APIRouter(prefix="/v1/documents", tags=["documents"])
     limit = ports.settings.pipeline.max_document_bytes
+    idle_s = ports.settings.pipeline.upload_idle_timeout_s
+
+    async def blocks(request: Request) -> AsyncIterator[bytes]:
+        """The body's blocks; 408 when none comes for ``idle_s``."""
+        stream = request.stream().__aiter__()
+        while True:
+            try:
+                yield await asyncio.wait_for(anext(stream), idle_s)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise HTTPException(
+                    status.HTTP_408_REQUEST_TIMEOUT, f"no bytes of the body for {idle_s:g}s"
+                ) from None
 
     @api.post(
         "",
@@ -83,7 +99,7 @@ def router(ports: ApiPorts, user: Any) -> APIRouter:
         try:
             size = 0
             with os.fdopen(fd, "wb") as out:
-                async for block in request.stream():
+                async for block in blocks(request):
                     size += len(block)
                     if size > limit:
                         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"larger than {limit} bytes")

@@ -180,6 +180,9 @@ class PipelineSettings(BaseModel):
     # Chunking is bounded the same way (text shaped to be slow to split held the stage for everyone);
     # the chunk consumer's poll interval is this plus a minute, so the group never takes it away.
     chunk_timeout_s: float = Field(default=600.0, gt=0)
+    # An upload whose body stops arriving for this long is answered 408 and its temporary file removed
+    # (a client trickling bytes held a file of up to max_document_bytes, and a server slot, forever).
+    upload_idle_timeout_s: float = Field(default=60.0, gt=0)
     chunk_memory_mb: int = Field(default=2048, ge=256)
 
 

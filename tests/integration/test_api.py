@@ -54,7 +54,9 @@ async def api(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
     settings = Settings(
         home=tmp_path_factory.mktemp("api"),
         kafka=KafkaSettings(partitions=2, topic_prefix=names.prefix),
-        pipeline=PipelineSettings(max_document_bytes=LIMIT, retry_attempts=2, retry_base_delay_s=0.05),
+        pipeline=PipelineSettings(
+            max_document_bytes=LIMIT, retry_attempts=2, retry_base_delay_s=0.05, upload_idle_timeout_s=1.0
+        ),
         cache_answers=False,
     )
     async with (
@@ -151,6 +153,23 @@ async def test_bad_requests_get_clear_4xx(api: Api) -> None:
         ).status_code == 422
         assert (await http.post("/v1/documents", content=b"x")).status_code == 422
         assert (await http.get("/v1/search", params={"q": "x", "k": "500"})).status_code == 422
+
+
+async def test_an_upload_whose_body_stops_coming_is_answered_408(api: Api) -> None:
+    """A client that sends a few bytes of a body it says is larger, then nothing: the first form
+    waited for the rest without end, holding a temporary file of up to the document limit."""
+    host, port = api.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /v1/documents?filename=slow.md HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {api.token()}\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Length: 1000\r\n\r\n# Slow\n"
+    )
+    writer.write(head.encode())
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 15)
+    writer.close()
+    assert status_line.split()[1] == b"408", status_line
 
 
 async def test_an_operator_reads_status_and_dead_letters(api: Api) -> None:
