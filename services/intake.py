@@ -59,6 +59,8 @@ class Intake:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != self.identity.get(path):
                 raise NotAsListed(f"{path} changed since it was listed (another file, or not a regular one)")
+            # Linux: opening /dev/fd/N opens the same file afresh (its own position), as many times as
+            # a blob store likes; on macOS it is a dup sharing this position (not a target here)
             yield Path(f"/dev/fd/{fd}")
         finally:
             os.close(fd)

@@ -105,7 +105,7 @@ async def _send(emit: Emit, event: dict[str, Any]) -> None:
         await result
 
 
-PLAN_TIMEOUT_S = 15.0  # the model's plan, before the rules' is taken instead
+PLAN_TIMEOUT_S = 15.0  # the model's plan (or HyDE passage), before the rules' (the plain query) instead
 # Words per streamed piece of an answer that is complete before it is sent (extractive, cached, tool):
 # it streams in readable steps, with a fraction of the events (each is a Kafka record, a decode on the
 # gateway and a frame). 12 words against 3: 10% less CPU per answer in 500-chat bursts (bench/README.md).
@@ -212,10 +212,11 @@ def make_nodes(deps: AgentDeps) -> dict[str, NodeFn]:
         query = state.query or state.question
         if deps.llm is not None and deps.hyde:
             try:
-                passage = await deps.llm.complete(
-                    [{"role": "system", "content": HYDE_PROMPT}, {"role": "user", "content": query}],
-                    max_tokens=96,
-                )
+                async with asyncio.timeout(PLAN_TIMEOUT_S):  # the user waits: past it, the plain query
+                    passage = await deps.llm.complete(
+                        [{"role": "system", "content": HYDE_PROMPT}, {"role": "user", "content": query}],
+                        max_tokens=96,
+                    )
                 query = f"{query}\n{passage.strip()}"
             except Exception as exc:
                 log.warning("hyde failed; plain query", error=f"{type(exc).__name__}: {exc}"[:300])

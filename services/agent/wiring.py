@@ -23,7 +23,7 @@ from services.models.http import ModelUnavailable
 from services.models.llm import ChatModel
 from services.models.reranker import Reranker
 from services.retrieve.search import graph_facts, search
-from services.stores.cache import CachedAnswer, SemanticCache, collection_of
+from services.stores.cache import CachedAnswer, SemanticCache, collection_in
 from services.stores.hybrid import keywords
 from services.stores.memory import ChatMemory
 from services.stores.ports import GraphStore, VectorIndex
@@ -69,7 +69,7 @@ class AnswerCache:
             if hit is not None and not await self._live(tenant, hit.citations):
                 await self.cache.forget(tenant, version, hit.question)
                 return None
-            return None if hit is None else dataclasses.replace(hit, index_version=collection_of(version))
+            return None if hit is None else dataclasses.replace(hit, index_version=collection_in(version))
         except RedisError as exc:
             log.warning("answer cache unavailable", error=str(exc))
             return None

@@ -73,6 +73,7 @@ def router(ports: ApiPorts, user: Any) -> APIRouter:
         openapi_extra=BINARY_BODY,
         status_code=status.HTTP_202_ACCEPTED,
         responses={200: {"description": "Settled (with wait)"}, 400: {"description": "Empty body"},
+                   408: {"description": "The body stopped coming (for UPLOAD_IDLE_TIMEOUT_S)"},
                    413: {"description": "Larger than the document limit"}},
     )  # fmt: skip
     async def upload(

@@ -59,6 +59,7 @@ class ScrapedLag:
         self.min_interval_s = min_interval_s
         self._inflight: asyncio.Future[list[Backlog]] | None = None
         self._read_at = -math.inf
+        self._applied: list[Backlog] | None = None  # the read whose values the gauges hold
 
     async def refresh(self) -> bool:
         """Read the lag and set the gauges; False (gauges untouched) when the broker failed to answer
@@ -66,7 +67,10 @@ class ScrapedLag:
         started, nothing is read again (True: the gauges hold that read)."""
         now = time.monotonic()
         if self._inflight is not None and self._inflight.done() and now - self._read_at < self.min_interval_s:
-            return not self._inflight.cancelled() and self._inflight.exception() is None
+            if self._inflight.cancelled() or self._inflight.exception() is not None:
+                return False
+            self._apply(self._inflight.result())  # a read that outlasted its scrape lands here
+            return True
         if self._inflight is None or self._inflight.done():
             self._read_at = now
             self._inflight = asyncio.ensure_future(self._read())
@@ -78,12 +82,18 @@ class ScrapedLag:
         except Exception as exc:  # the broker's error, whatever the client raised
             self._failed(type(exc).__name__, str(exc))
             return False
+        self._apply(rows)
+        return True
+
+    def _apply(self, rows: list[Backlog]) -> None:
+        if rows is self._applied:
+            return
         for row in rows:
             topic = row.topic.removeprefix(self._prefix)
             CONSUMER_LAG.labels(row.stage, topic).set(row.lag)
             CONSUMER_END.labels(row.stage, topic).set(row.end)
         LAG_READ_AT.set(time.time())
-        return True
+        self._applied = rows
 
     def _failed(self, reason: str, detail: str) -> None:
         LAG_READ_FAILURES.labels(reason).inc()

@@ -5,6 +5,7 @@ declared schema; the extractor is the rules offline, or an LLM with guided JSON 
 from __future__ import annotations
 
 import asyncio
+import math
 
 from faststream.confluent import KafkaBroker
 from faststream.confluent.annotations import KafkaMessage
@@ -59,18 +60,17 @@ async def extract_batch(
     return await asyncio.to_thread(lambda: [extract_one(r, extractor, name) for r in records])
 
 
-LLM_POLL_INTERVAL_MS = 30 * 60 * 1000
-
-
 def register(
     broker: KafkaBroker, ctx: StageContext, extractor: GraphExtractor | LLMGraphExtractor, group: GroupOf
 ) -> None:
 
     options = ctx.subscriber_options(group(topics.CHUNKS), batch=True)
     if isinstance(extractor, LLMGraphExtractor):
-        # a batch of a few hundred chunks asks the model a few hundred times: the group must not take
-        # the batch away meanwhile (each call is bounded: HttpChatModel.deadline_s)
-        options["max_poll_interval_ms"] = LLM_POLL_INTERVAL_MS
+        # a batch of a few hundred chunks asks the model a few hundred times, a few at once, each call
+        # within its deadline: the group must not take the batch away meanwhile
+        rounds = math.ceil(options["max_records"] / extractor.concurrency)
+        deadline_s = getattr(extractor.llm, "deadline_s", 150.0)
+        options["max_poll_interval_ms"] = int((rounds * deadline_s + 60) * 1000)
 
     @broker.subscriber(ctx.names(topics.CHUNKS), **options)
     async def on_chunks(msg: KafkaMessage) -> None:

@@ -91,6 +91,7 @@ class LLMGraphExtractor:
         self.prefix = prefix
         self.max_tokens = max_tokens
         self.fallback = fallback or RuleExtractor()
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._schema = bounded_schema()
         self.name = f"llm:{llm.model}"

@@ -124,12 +124,21 @@ class Indexer:
         fresh = await self.ledger.observe(
             chunk.tenant, chunk.doc_id, revision(chunk), chunk.version, chunk.operation
         )
-        if fresh and self.live is not None:
-            newest = await self.live.revision(chunk.doc_id)
-            fresh = newest is None or newest <= revision(chunk)
+        fresh = fresh and await self._newest_in(self.live, chunk)
         if not fresh:
             MESSAGES.labels(STAGE, "stale_skipped").inc()
         return fresh
+
+    async def _newest_in(self, ledger: Ledger | None, chunk: ChunkCreated) -> bool:
+        """Whether ``ledger`` knows no newer revision of the chunk's document (read only)."""
+        newest = await ledger.revision(chunk.doc_id) if ledger is not None else None
+        return newest is None or newest <= revision(chunk)
+
+    async def _still_newest(self, chunk: ChunkCreated) -> bool:
+        """Asked again before a prune or a delete: a newer version may have come since the chunk was
+        read (in the same poll). This narrows the window to the prune itself, it does not close it:
+        two handlers interleaving between this check and the prune can still meet."""
+        return await self._newest_in(self.ledger, chunk) and await self._newest_in(self.live, chunk)
 
     async def on_embedded(self, records: Sequence[ChunkEmbedded]) -> None:
         current = [r for r in records if await self._current(r.chunk)]
@@ -160,7 +169,7 @@ class Indexer:
     async def _delete(self, chunk: ChunkCreated) -> None:
         # Either handler may see the DELETE first; both remove from both stores (idempotent). Not when
         # the same poll brought a newer version after it: that one's vectors were just written.
-        if not await self._current(chunk):
+        if not await self._still_newest(chunk):
             return
         collection = self._collection or await self.vectors.resolve(self.target or self.alias)
         if collection is not None:
@@ -183,7 +192,7 @@ class Indexer:
             return
         # Still the newest? One poll may hold an older version's last chunk and a newer one's first:
         # both were current when checked, and completing the older would prune the newer.
-        if not await self._current(chunk):
+        if not await self._still_newest(chunk):
             return
         others = {"version": chunk.version}
         await self.vectors.delete(collection, must={"doc_id": chunk.doc_id}, must_not=others)

@@ -48,9 +48,9 @@ _END = re.compile(r"(?:(?<!\d)[?!.]+|[?.]+)$")
 
 
 def _fold(word: re.Match[str]) -> str:
-    """A word's case where it carries no meaning: a sentence's capital ("What"), a long word in
-    capitals ("ITEM"). Kept where it may: short words in capitals or mixed case (units "MB" and
-    "Mb", "mA"; "IT"; flags "-S"), single capitals, and words with digits ("10Mb")."""
+    """A word's case where it carries no meaning: a sentence's capital ("What", so also "Mb"), a long
+    word in capitals ("ITEM"). Kept where it may: short words in capitals or mixed case ("MB", "mA",
+    "IT"), single capitals (flags "-S"), and words with digits ("10Mb")."""
     w = word.group(0)
     if any(ch.isdigit() for ch in w) and not w.isdigit():
         return w
@@ -73,7 +73,7 @@ def key_terms(question: str) -> tuple[str, ...]:
     return tuple(w for w in words if w not in PHRASING_WORDS)
 
 
-def collection_of(version: str) -> str:
+def collection_in(version: str) -> str:
     """The collection a cache version names ("chunks_v2@7": "chunks_v2"; "" for none)."""
     collection = version.rsplit("@", 1)[0]
     return "" if collection == "none" else collection

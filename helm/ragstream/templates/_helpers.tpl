@@ -282,20 +282,9 @@ affinity:
 {{- end }}
 
 {{/* The deployment's name in a shared Redis (answer cache, gateway registry): deploymentId, else
-<namespace>-<release>-<the namespace's uid>. Two clusters that install the same release into the
-same namespace name share an ElastiCache apart: the uid is the cluster's own. `helm template`
-cannot look it up and renders <namespace>-<release>. */}}
+<namespace>-<release>. Two clusters installing the same release into namespaces of the same name and
+sharing one Redis must set deploymentId (values.yaml). (Looking up the namespace's uid was tried:
+it fails under namespace-only RBAC and changes the id on upgrade, orphaning running requests.) */}}
 {{- define "ragstream.deploymentId" -}}
-{{- if .Values.deploymentId -}}
-{{- .Values.deploymentId -}}
-{{- else -}}
-{{- $ns := lookup "v1" "Namespace" "" .Release.Namespace -}}
-{{- $uid := "" -}}
-{{- if and $ns $ns.metadata -}}{{- $uid = $ns.metadata.uid | default "" -}}{{- end -}}
-{{- if $uid -}}
-{{- printf "%s-%s-%s" .Release.Namespace .Release.Name (trunc 8 $uid) -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Namespace .Release.Name -}}
-{{- end -}}
-{{- end -}}
+{{- .Values.deploymentId | default (printf "%s-%s" .Release.Namespace .Release.Name) -}}
 {{- end -}}
