@@ -21,6 +21,7 @@ from services.common.messages import ChunkCreated, ChunkEmbedded, DocumentIndexe
 from services.common.stage import MESSAGES, GroupOf, PoisonMessage, StageContext, as_list, raw_of
 from services.index.ledger import Ledger
 from services.index.recovery import GraphRecovery, positions_after
+from services.stores.hybrid import CollectionNotFoundError
 from services.stores.ports import ChunkFacts, Entity, GraphStore, Relation, VectorIndex, VectorPoint
 
 STAGE = "index"
@@ -185,7 +186,10 @@ class Indexer:
         if collection is None:
             return  # no vector written anywhere yet: the embedded handler will settle it
         key = {"doc_id": chunk.doc_id, "version": chunk.version}
-        vectors = await self.vectors.count(collection, must=key)
+        try:
+            vectors = await self.vectors.count(collection, must=key)
+        except CollectionNotFoundError:
+            return  # a new generation's collection before its first vector: nothing to complete yet
         if vectors < chunk.chunk_count:
             return
         if await self.graph.count_chunks(chunk.doc_id, chunk.version) < chunk.chunk_count:

@@ -172,3 +172,17 @@ async def test_a_reindex_replaying_an_older_version_leaves_the_live_graph_alone(
     assert set(announced) == {"v2"}  # each handler finds it complete: the live graph holds v2 already
     assert await stores.vectors.count("chunks_v2", must={"doc_id": DOC, "version": "v1"}) == 0
     assert await stores.vectors.count("chunks_v2", must={"doc_id": DOC, "version": "v2"}) == 2
+
+
+async def test_a_new_generations_graph_handler_before_its_first_vector_waits(stores: Stores) -> None:
+    """The graph handler of a reindex generation may run before its embedded handler has created the
+    collection: it waits for the vectors. (The restart fix first counted in the missing collection,
+    and the crash e2e test saw the generation dead-letter those records.)"""
+    v1 = chunks("v1", 2, 0)
+    await stores.indexer().on_embedded(embedded(v1))  # the live generation's collection exists
+    ledger = SqliteLedger(stores.root / "ledger.v2.sqlite")
+    announce = stores.indexer().announce
+    catching_up = Indexer(announce, stores.vectors, stores.graph, ledger, "chunks", "chunks_v2")
+    await catching_up.on_graph(extracted(v1))  # chunks_v2 does not exist yet: no error, nothing done
+    await catching_up.on_embedded(embedded(v1))
+    assert await stores.vectors.count("chunks_v2", must={"doc_id": DOC, "version": "v1"}) == 2
